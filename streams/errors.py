@@ -1,0 +1,27 @@
+"""The one exception tree of dealpulse.
+
+Bad *input* is never an exception: it becomes a `Rejection` (a DLQ record with a
+reason and a counter). Exceptions are for the operator's environment and
+configuration, and only the CLI turns them into an exit code::
+
+    DealpulseError
+    ├── ConfigurationError      settings or files that cannot work
+    ├── PrerequisiteMissingError     Java, Maven or a jar the local broker needs
+    └── BrokerError             the local broker did not start, answer or stop
+"""
+
+
+class DealpulseError(Exception):
+    """Root of every error dealpulse raises on purpose."""
+
+
+class ConfigurationError(DealpulseError):
+    """Settings or configuration files that cannot work as given."""
+
+
+class PrerequisiteMissingError(DealpulseError):
+    """A tool the local broker needs (Java, Maven) is not installed."""
+
+
+class BrokerError(DealpulseError):
+    """The local Kafka broker did not start, answer or stop as expected."""

@@ -1,0 +1,1 @@
+"""The edge where raw Kafka messages become canonical `DealEvent`s or rejections."""

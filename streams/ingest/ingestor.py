@@ -1,0 +1,37 @@
+"""One call from raw message to `DealEvent` or `Rejection`: the stream and replay share it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from streams.domain.events import DealEvent
+from streams.ingest.decode import decode
+from streams.ingest.message import RawMessage
+from streams.ingest.rejection import Rejection
+from streams.ingest.schema import event_schema
+from streams.ingest.validate import EventValidator
+from streams.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ingestor:
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
+        self._max_message_bytes = settings.max_message_bytes
+        self._validator = EventValidator(
+            event_schema(),
+            max_amount=settings.max_amount,
+            max_future_skew=settings.max_future_skew,
+        )
+        self._clock = clock
+
+    def ingest(self, message: RawMessage) -> DealEvent | Rejection:
+        decoded = decode(message, self._max_message_bytes)
+        if isinstance(decoded, Rejection):
+            return decoded
+        return self._validator.validate(decoded, message.key, self._clock())

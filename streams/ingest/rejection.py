@@ -1,0 +1,33 @@
+"""Why a message was refused: the machine-readable half of a dead letter.
+
+The reasons form a closed set so that the rejected-messages counter has a
+bounded label; the free-text `detail` carries the specifics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    OVERSIZE = "oversize"
+    UNDECODABLE = "undecodable"
+    NOT_JSON = "not_json"
+    NOT_AN_OBJECT = "not_an_object"
+    BAD_CLOUDEVENT = "bad_cloudevent"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    UNKNOWN_TYPE = "unknown_type"
+    BAD_AMOUNT = "bad_amount"
+    BAD_CURRENCY = "bad_currency"
+    BAD_TIMESTAMP = "bad_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    KEY_MISMATCH = "key_mismatch"
+    SCHEMA_VIOLATION = "schema_violation"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: Reason
+    detail: str

@@ -1,0 +1,105 @@
+"""The one settings object of dealpulse, read from `DEALPULSE_*` variables.
+
+Built once at the entry point (the CLI, a test fixture) and passed down, so no
+module reads the environment on its own. Every field is documented in
+`docs/configuration.md`; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warn", "error"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEALPULSE_", frozen=True, extra="forbid")
+
+    # --- Kafka: an existing cluster, or the project's local broker ---------
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Bootstrap servers of an existing cluster; when set, no local broker is used.",
+    )
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = Field(
+        default=None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+
+    local_kafka_port: int = Field(default=9092, description="Client port of the local broker.")
+    local_kafka_controller_port: int = Field(
+        default=9093, description="KRaft controller port of the local broker."
+    )
+    local_kafka_dir: Path = Field(
+        default=Path(".dealpulse/kafka"),
+        description="Log directory, pid file and broker log of the local broker.",
+    )
+    local_kafka_heap: str = Field(default="512m", description="JVM heap of the local broker.")
+    local_kafka_start_timeout_seconds: float = 90.0
+
+    # --- Topics ------------------------------------------------------------
+    topic_events: str = Field(default="crm.deal-events", description="The raw CRM event topic.")
+    topic_dlq: str = Field(default="crm.deal-events.dlq", description="The dead-letter topic.")
+    topic_partitions: int = Field(default=8, ge=1, description="Partitions of the event topic.")
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+    # --- Worker ------------------------------------------------------------
+    app_id: str = Field(
+        default="dealpulse",
+        description="Consumer group and prefix of changelog topics; changing it loses state.",
+    )
+    data_dir: Path = Field(
+        default=Path(".dealpulse/worker"), description="Where the worker keeps RocksDB state."
+    )
+    web_host: str = Field(default="127.0.0.1", description="Bind address of /metrics.")
+    web_port: int = Field(default=6066, description="Port of the worker's web server (/metrics).")
+    log_level: LogLevel = "warn"
+
+    # --- Ingest rules --------------------------------------------------------
+    max_message_bytes: int = Field(
+        default=65_536, ge=1024, description="Larger messages go to the DLQ as oversize."
+    )
+    max_future_skew: timedelta = Field(
+        default=timedelta(hours=24),
+        description="Events dated further ahead of the clock go to the DLQ (ISO 8601 duration).",
+    )
+    max_amount: Decimal = Field(
+        default=Decimal("1000000000000"), description="Amounts above it go to the DLQ."
+    )
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Security options in the keyword form aiokafka's clients take."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password is not None:
+                options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(
+                cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None,
+                certfile=str(self.kafka_ssl_certfile) if self.kafka_ssl_certfile else None,
+                keyfile=str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
+            )
+        return options
+
+    @property
+    def uses_local_broker(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.local_kafka_port}"
