@@ -1,0 +1,1 @@
+"""Kafka plumbing: the local broker launcher and topic administration."""

@@ -1,0 +1,71 @@
+"""Creating the topics dealpulse reads and writes, with the partition count it expects.
+
+The event topic's partition count fixes how deals spread over workers and must
+equal that of the changelog topics, so it is created on purpose here rather
+than by a broker's auto-creation with whatever default it has.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams.errors import ConfigurationError
+from streams.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int
+
+
+def required_topics(settings: Settings) -> list[TopicSpec]:
+    return [
+        TopicSpec(
+            settings.topic_events, settings.topic_partitions, settings.topic_replication_factor
+        ),
+        TopicSpec(settings.topic_dlq, settings.topic_partitions, settings.topic_replication_factor),
+    ]
+
+
+async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> None:
+    """Create missing topics; refuse to go on if one exists with other partitions."""
+    specs = required_topics(settings) if specs is None else specs
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            with suppress(TopicAlreadyExistsError):  # created meanwhile by another worker
+                await admin.create_topics(
+                    [NewTopic(s.name, s.partitions, s.replication_factor) for s in missing]
+                )
+        await _check_partitions(admin, specs)
+    finally:
+        await admin.close()
+
+
+async def _check_partitions(admin: Any, specs: list[TopicSpec]) -> None:
+    described = await admin.describe_topics([spec.name for spec in specs])
+    partitions = {topic["topic"]: len(topic["partitions"]) for topic in described}
+    for spec in specs:
+        found = partitions.get(spec.name, 0)
+        if not found:
+            raise ConfigurationError(
+                f"topic {spec.name!r} does not exist and could not be created "
+                f"({spec.partitions} partitions, replication factor {spec.replication_factor})"
+            )
+        if found != spec.partitions:
+            raise ConfigurationError(
+                f"topic {spec.name!r} has {found} partitions but DEALPULSE_TOPIC_PARTITIONS is "
+                f"{spec.partitions}; set it to {found} or use another topic"
+            )
