@@ -59,8 +59,9 @@ class Settings(BaseSettings):
         default="dealpulse",
         description="Consumer group and prefix of changelog topics; changing it loses state.",
     )
-    data_dir: Path = Field(
-        default=Path(".dealpulse/worker"), description="Where the worker keeps RocksDB state."
+    data_dir: Path | None = Field(
+        default=None,
+        description="Where the worker keeps RocksDB state; default .dealpulse/worker-<web_port>.",
     )
     web_host: str = Field(default="127.0.0.1", description="Bind address of /metrics.")
     web_port: int = Field(default=6066, description="Port of the worker's web server (/metrics).")
@@ -95,6 +96,11 @@ class Settings(BaseSettings):
                 keyfile=str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
             )
         return options
+
+    @property
+    def worker_data_dir(self) -> Path:
+        """One directory per worker: two workers on one host must not share RocksDB files."""
+        return self.data_dir or Path(f".dealpulse/worker-{self.web_port}")
 
     @property
     def uses_local_broker(self) -> bool:

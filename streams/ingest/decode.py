@@ -21,6 +21,7 @@ from streams.ingest.rejection import Reason, Rejection
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 CANONICAL_TYPES = frozenset(EventType)
+REQUIRED_ATTRIBUTES = frozenset({"specversion", "id", "source", "type"})
 _JSON_FORMAT = JSONFormat()
 
 JsonObject = dict[str, Any]
@@ -61,9 +62,16 @@ def _decode_cloudevent(
     message: RawMessage, value: bytes, *, structured: bool
 ) -> JsonObject | Rejection:
     if structured:
-        undecodable = _decode_json_object(value)
-        if isinstance(undecodable, Rejection):
-            return undecodable
+        envelope = _decode_json_object(value)
+        if isinstance(envelope, Rejection):
+            return envelope
+        present = set(envelope)
+    else:
+        present = {name.lower().removeprefix("ce_") for name, _ in message.headers}
+    absent = sorted(REQUIRED_ATTRIBUTES - present)
+    if absent:
+        # The SDK would invent an id, which would defeat deduplication: refuse instead.
+        return Rejection(Reason.BAD_CLOUDEVENT, f"missing CloudEvents attributes: {absent}")
     kafka_message = KafkaMessage(headers=dict(message.headers), key=message.key, value=value)
     try:
         parse = from_structured if structured else from_binary

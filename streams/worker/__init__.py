@@ -1,0 +1,1 @@
+"""Faust adapters: the app, its agents and the worker's web endpoints."""

@@ -1,0 +1,44 @@
+"""Building the Faust app from the settings: the one place Faust options are chosen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from streams.settings import Settings
+
+STORE_URL = "rocksdb://"  # faust uses rocksdict for this scheme when it is installed
+
+
+def build_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
+        broker_credentials=_credentials(settings),
+        store=STORE_URL,
+        datadir=str(settings.worker_data_dir),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        autodiscover=False,
+    )
+
+
+def _credentials(settings: Settings) -> Any:
+    options = settings.kafka_client_options()
+    ssl_context = options.get("ssl_context")
+    if settings.kafka_sasl_mechanism:
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options.get("sasl_plain_password"),
+            ssl_context=ssl_context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    if ssl_context is not None:
+        return faust.SSLCredentials(ssl_context)
+    return None

@@ -1,0 +1,30 @@
+"""Running one worker process: create the topics, then hand over to Faust's worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+from prometheus_client import disable_created_metrics
+
+from streams.kafka.topics import ensure_topics
+from streams.logs import logging_config
+from streams.settings import Settings
+from streams.topology import build_topology
+
+
+def run_worker(settings: Settings) -> None:
+    """Blocks until the worker is stopped (SIGINT/SIGTERM)."""
+    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(ensure_topics(settings))
+    asyncio.set_event_loop(asyncio.new_event_loop())  # Faust's worker wants a current loop
+    disable_created_metrics()  # `_created` series only double the scrape size
+    topology = build_topology(settings)
+    worker = faust.Worker(
+        topology.app,
+        loglevel=settings.log_level,
+        logging_config=logging_config(settings.log_level),
+        quiet=True,
+    )
+    worker.spinner = None  # its log handler would lower the root level to DEBUG
+    worker.execute_from_commandline()

@@ -1,0 +1,221 @@
+"""Ingest edge cases beyond the schema examples: bytes, keys, limits, CloudEvents."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.domain.events import DealEvent, EventType
+from streams.ingest.dead_letter import REASON_HEADER, dead_letter
+from streams.ingest.decode import canonical_type
+from streams.ingest.message import RawMessage
+from streams.ingest.rejection import Reason, Rejection
+from tests.unit.ingest_helpers import FIXED_NOW, make_ingestor, message_for
+
+WON: dict[str, Any] = {
+    "event_id": "e-1",
+    "schema_version": 1,
+    "type": "deal.won",
+    "occurred_at": "2026-11-01T10:00:00Z",
+    "deal_id": "deal-1",
+    "owner": "seller-1",
+    "amount": "100.10",
+    "currency": "EUR",
+}
+
+
+def reason_of(message: RawMessage, **settings: Any) -> Reason:
+    outcome = make_ingestor(**settings).ingest(message)
+    assert isinstance(outcome, Rejection), outcome
+    return outcome.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, Reason.UNDECODABLE),
+        (b"\xff\xfe\x00", Reason.UNDECODABLE),
+        (b"{not json", Reason.NOT_JSON),
+        (b"", Reason.NOT_JSON),
+        (b"[1, 2]", Reason.NOT_AN_OBJECT),
+        (b'"deal.won"', Reason.NOT_AN_OBJECT),
+        (b"{}", Reason.MISSING_FIELD),
+    ],
+)
+def test_undecodable_messages_are_rejected(value: bytes | None, reason: Reason) -> None:
+    assert reason_of(RawMessage(key=b"deal-1", value=value)) is reason
+
+
+def test_oversize_is_checked_before_decoding() -> None:
+    payload = {**WON, "source": "x" * 70_000}
+    assert reason_of(message_for(payload)) is Reason.OVERSIZE
+    not_even_json = RawMessage(key=b"deal-1", value=b"x" * 1025)
+    assert reason_of(not_even_json, max_message_bytes=1024) is Reason.OVERSIZE
+
+
+def test_key_must_be_the_deal_id() -> None:
+    good = message_for(WON)
+    assert reason_of(RawMessage(key=b"deal-2", value=good.value)) is Reason.KEY_MISMATCH
+    assert reason_of(RawMessage(key=None, value=good.value)) is Reason.KEY_MISMATCH
+
+
+def test_future_skew_is_configurable() -> None:
+    soon = FIXED_NOW + timedelta(hours=2)
+    payload = {**WON, "occurred_at": soon.isoformat()}
+    assert isinstance(make_ingestor().ingest(message_for(payload)), DealEvent)
+    assert reason_of(message_for(payload), max_future_skew=timedelta(hours=1)) is (
+        Reason.FUTURE_TIMESTAMP
+    )
+
+
+def test_amount_ceiling_is_configurable() -> None:
+    assert reason_of(message_for(WON), max_amount=Decimal(100)) is Reason.BAD_AMOUNT
+
+
+def test_normalises_money_and_time() -> None:
+    payload = {**WON, "occurred_at": "2026-11-01T12:00:00.123456789+02:00"}
+    event = make_ingestor().ingest(message_for(payload))
+    assert isinstance(event, DealEvent)
+    assert event.amount is not None
+    assert event.amount.amount == Decimal("100.10")
+    assert str(event.amount.amount) == "100.10"
+    assert event.occurred_at.isoformat() == "2026-11-01T10:00:00.123456+00:00"
+    assert event.tenant == "default"
+    assert event.type is EventType.WON
+
+
+def cloudevent_headers(**overrides: bytes) -> tuple[tuple[str, bytes], ...]:
+    headers = {
+        "ce_specversion": b"1.0",
+        "ce_id": b"e-1",
+        "ce_source": b"/crm/hubspot",
+        "ce_type": b"com.acme.crm.deal.won",
+        "ce_time": b"2026-11-01T10:00:00Z",
+        "content-type": b"application/json",
+        **overrides,
+    }
+    return tuple(headers.items())
+
+
+CE_DATA = {"deal_id": "deal-1", "owner": "seller-1", "amount": "100.10", "currency": "EUR"}
+
+
+def test_binary_cloudevent_is_accepted_like_a_plain_event() -> None:
+    message = RawMessage(
+        key=b"deal-1", value=json.dumps(CE_DATA).encode(), headers=cloudevent_headers()
+    )
+    event = make_ingestor().ingest(message)
+    plain = make_ingestor().ingest(message_for({**WON, "source": "/crm/hubspot"}))
+    assert event == plain
+
+
+def test_structured_cloudevent_is_accepted_like_a_plain_event() -> None:
+    envelope = {
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "/crm/hubspot",
+        "type": "deal.won",
+        "time": "2026-11-01T10:00:00Z",
+        "datacontenttype": "application/json",
+        "data": CE_DATA,
+    }
+    message = RawMessage(
+        key=b"deal-1",
+        value=json.dumps(envelope).encode(),
+        headers=(("content-type", b"application/cloudevents+json; charset=utf-8"),),
+    )
+    assert make_ingestor().ingest(message) == make_ingestor().ingest(
+        message_for({**WON, "source": "/crm/hubspot"})
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        (("ce_specversion", b"1.0"),),
+        cloudevent_headers(ce_specversion=b"9.9"),
+        cloudevent_headers(ce_time=b"not a time"),
+    ],
+    ids=["no-attributes", "unknown-specversion", "bad-time"],
+)
+def test_malformed_binary_cloudevent_is_rejected(headers: tuple[tuple[str, bytes], ...]) -> None:
+    message = RawMessage(key=b"deal-1", value=json.dumps(CE_DATA).encode(), headers=headers)
+    assert reason_of(message) is Reason.BAD_CLOUDEVENT
+
+
+def test_structured_cloudevent_without_id_is_rejected() -> None:
+    envelope = {"specversion": "1.0", "source": "/x", "type": "deal.won", "data": CE_DATA}
+    message = RawMessage(
+        key=b"deal-1",
+        value=json.dumps(envelope).encode(),
+        headers=(("content-type", b"application/cloudevents+json"),),
+    )
+    assert reason_of(message) is Reason.BAD_CLOUDEVENT
+
+
+def test_cloudevent_with_non_object_data_is_rejected() -> None:
+    message = RawMessage(key=b"deal-1", value=b"[1]", headers=cloudevent_headers())
+    assert reason_of(message) is Reason.BAD_CLOUDEVENT
+
+
+@pytest.mark.parametrize(
+    ("cloudevent_type", "canonical"),
+    [("deal.won", "deal.won"), ("com.acme.deal.lost", "deal.lost"), ("other", "other")],
+)
+def test_canonical_type(cloudevent_type: str, canonical: str) -> None:
+    assert canonical_type(cloudevent_type) == canonical
+
+
+def test_dead_letter_keeps_bytes_and_headers_and_adds_the_reason() -> None:
+    message = RawMessage(
+        key=b"k", value=b"\xff", headers=(("trace", b"1"),), topic="t", partition=3, offset=9
+    )
+    rejection = make_ingestor().ingest(message)
+    assert isinstance(rejection, Rejection)
+    letter = dead_letter(message, rejection)
+    assert letter.value == b"\xff"
+    assert letter.key == b"k"
+    assert letter.headers[0] == ("trace", b"1")
+    headers = dict(letter.headers)
+    assert headers[REASON_HEADER] == b"undecodable"
+    assert headers["dealpulse.origin"] == b"t/3/9"
+
+
+@given(
+    key=st.one_of(st.none(), st.binary(max_size=20)),
+    value=st.one_of(st.none(), st.binary(max_size=300)),
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(["ce_id", "ce_specversion", "ce_type", "content-type", "x"]),
+            st.binary(max_size=30),
+        ),
+        max_size=4,
+    ),
+)
+def test_ingest_never_raises_on_arbitrary_bytes(
+    key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+) -> None:
+    outcome = make_ingestor().ingest(RawMessage(key=key, value=value, headers=tuple(headers)))
+    assert isinstance(outcome, (DealEvent, Rejection))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(overrides=st.dictionaries(st.sampled_from(sorted(WON)), json_values, max_size=4))
+def test_ingest_never_raises_on_arbitrary_field_values(overrides: dict[str, Any]) -> None:
+    payload = {**WON, **overrides}
+    message = RawMessage(key=b"deal-1", value=json.dumps(payload, allow_nan=True).encode())
+    assert isinstance(make_ingestor().ingest(message), (DealEvent, Rejection))
