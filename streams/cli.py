@@ -5,6 +5,8 @@ Typer gives typed options, `--help` for free and a test runner for the CLI tests
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +15,8 @@ from pydantic import ValidationError
 from streams.errors import DealpulseError
 from streams.kafka.local_broker import LocalBroker
 from streams.settings import Settings
+from streams.simulate_command import SimulateRequest, default_start, run_simulation
+from streams.simulator import SimulationConfig
 
 app = typer.Typer(
     help="dealpulse: real-time sales metrics from CRM deal events on Kafka.",
@@ -77,8 +81,134 @@ def kafka_status() -> None:
         raise typer.Exit(1)
 
 
+Deals = Annotated[int, typer.Option(help="How many deals to simulate.")]
+Seed = Annotated[
+    int, typer.Option(help="Random seed: the same seed and start give the same events.")
+]
+Rate = Annotated[
+    float | None, typer.Option(help="Messages per second to Kafka (default: as fast as possible).")
+]
+Sellers = Annotated[int, typer.Option(help="Number of sellers.")]
+Pipelines = Annotated[int, typer.Option(help="Number of pipelines.")]
+SpanDays = Annotated[float, typer.Option(help="Deals are created over this many days.")]
+Start = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+        help="UTC start of the simulated period (default: span days before the current hour).",
+    ),
+]
+
+
+def simulation_request(
+    *,
+    deals: int,
+    seed: int,
+    rate: float | None,
+    sellers: int,
+    pipelines: int,
+    span_days: float,
+    start: datetime | None,
+    faults: tuple[float, float, float, float],
+    out: Path | None,
+) -> SimulateRequest:
+    span = timedelta(days=span_days)
+    duplicate_pct, out_of_order_pct, late_pct, invalid_pct = faults
+    try:
+        config = SimulationConfig(
+            seed=seed,
+            deals=deals,
+            sellers=sellers,
+            pipelines=pipelines,
+            start=start.replace(tzinfo=UTC) if start else default_start(span),
+            span=span,
+            duplicate_pct=duplicate_pct,
+            out_of_order_pct=out_of_order_pct,
+            late_pct=late_pct,
+            invalid_pct=invalid_pct,
+        )
+    except DealpulseError as error:
+        raise fail(error) from error
+    return SimulateRequest(config=config, rate=rate, out=out, cut_at_now=start is None)
+
+
+@app.command()
+def simulate(
+    deals: Deals = 1000,
+    seed: Seed = 42,
+    rate: Rate = None,
+    sellers: Sellers = 20,
+    pipelines: Pipelines = 3,
+    span_days: SpanDays = 90.0,
+    start: Start = None,
+    duplicate_pct: Annotated[
+        float, typer.Option(min=0.0, max=100.0, help="% of valid events sent twice.")
+    ] = 0.0,
+    out_of_order_pct: Annotated[
+        float, typer.Option(min=0.0, max=100.0, help="% swapped with a later event of their deal.")
+    ] = 0.0,
+    late_pct: Annotated[
+        float, typer.Option(min=0.0, max=100.0, help="% held back hours to days.")
+    ] = 0.0,
+    invalid_pct: Annotated[
+        float, typer.Option(min=0.0, max=100.0, help="Bad messages added, as % of valid events.")
+    ] = 0.0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write JSONL (one message value per line) here; '-' for stdout."),
+    ] = None,
+) -> None:
+    """Produce realistic CRM deal lifecycles to Kafka, or write them as JSONL."""
+    request = simulation_request(
+        deals=deals,
+        seed=seed,
+        rate=rate,
+        sellers=sellers,
+        pipelines=pipelines,
+        span_days=span_days,
+        start=start,
+        faults=(duplicate_pct, out_of_order_pct, late_pct, invalid_pct),
+        out=out,
+    )
+    settings = load_settings()
+    try:
+        sent = run_simulation(settings, request, quiet=out is not None)
+    except DealpulseError as error:
+        raise fail(error) from error
+    target = str(out) if out is not None else f"Kafka topic {settings.topic_events}"
+    typer.echo(f"{sent} messages written to {target}", err=True)
+
+
+@app.command()
+def demo(
+    deals: Deals = 20_000,
+    seed: Seed = 42,
+    rate: Annotated[float, typer.Option(help="Messages per second.")] = 100.0,
+    invalid_pct: Annotated[
+        float, typer.Option(min=0.0, max=100.0, help="Bad messages, % of valid.")
+    ] = 1.0,
+) -> None:
+    """Local Kafka + one worker + the simulator, until Ctrl-C; prints where /metrics is."""
+    from rich.console import Console
+
+    from streams.demo import run_demo
+
+    request = simulation_request(
+        deals=deals,
+        seed=seed,
+        rate=rate,
+        sellers=20,
+        pipelines=3,
+        span_days=90.0,
+        start=None,
+        faults=(1.0, 1.0, 0.5, invalid_pct),
+        out=None,
+    )
+    try:
+        run_demo(load_settings(), request, Console(stderr=True))
+    except DealpulseError as error:
+        raise fail(error) from error
+
+
 def main() -> None:
     app()
-
-
-_ = Annotated  # used by the commands added below
