@@ -19,12 +19,12 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from aiokafka import AIOKafkaClient
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from streams.errors import BrokerError, PrerequisiteMissingError
@@ -35,6 +35,7 @@ BROKER_MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
 STOP_TIMEOUT_SECONDS = 30.0
 POLL_INTERVAL_SECONDS = 0.25
+READINESS_GROUP = "dealpulse-readiness-probe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ class LocalBroker:
             if not _wait_for_exit(pid, STOP_TIMEOUT_SECONDS):
                 os.kill(pid, signal.SIGKILL)
                 _wait_for_exit(pid, STOP_TIMEOUT_SECONDS)
+            _reap(pid)
             self._pid_file.unlink(missing_ok=True)
             return True
 
@@ -184,31 +186,39 @@ class LocalBroker:
         ]
 
     def _spawn(self, java: str) -> int:
+        """posix_spawn, not Popen: the broker outlives this process, which never waits on it."""
         _refuse_busy_port(self._port)
-        with self.log_file.open("ab") as log:
-            process = subprocess.Popen(  # noqa: S603 - fixed class name, our own files
-                [
-                    java,
-                    *self._jvm_options(),
-                    "-cp",
-                    self._classpath(),
-                    BROKER_MAIN_CLASS,
-                    str(self._properties_file),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # survives the CLI call and its Ctrl-C
-            )
-        self._pid_file.write_text(str(process.pid))
-        return process.pid
+        argv = [
+            java,
+            *self._jvm_options(),
+            "-cp",
+            self._classpath(),
+            BROKER_MAIN_CLASS,
+            str(self._properties_file),
+        ]
+        log_flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        pid = os.posix_spawn(
+            java,
+            argv,
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, str(self.log_file), log_flags, 0o644),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,  # survives the CLI call and its Ctrl-C
+        )
+        self._pid_file.write_text(str(pid))
+        return pid
 
     def _wait_until_answering(self, pid: int) -> None:
         deadline = time.monotonic() + self._settings.local_kafka_start_timeout_seconds
         while time.monotonic() < deadline:
             if not _is_our_broker(pid):
                 raise BrokerError(f"the local broker exited while starting:\n{self._log_tail()}")
-            if answers_metadata(self.bootstrap, timeout_seconds=2.0):
+            if answers_metadata(
+                self.bootstrap, timeout_seconds=2.0, require_group_coordinator=True
+            ):
                 return
             time.sleep(POLL_INTERVAL_SECONDS)
         raise BrokerError(
@@ -249,23 +259,30 @@ def require_tool(name: str, install_hint: str) -> str:
     return path
 
 
-def answers_metadata(bootstrap: str, timeout_seconds: float) -> bool:
-    """True when a Kafka client can fetch cluster metadata from `bootstrap`."""
+def answers_metadata(
+    bootstrap: str, timeout_seconds: float, *, require_group_coordinator: bool = False
+) -> bool:
+    """True when a client can fetch metadata (and, if asked, find a group coordinator).
 
+    A fresh broker answers metadata requests before its offsets topic is ready;
+    consumer groups only work once a coordinator can be found, so `up` waits for that.
+    """
     if not _port_open(bootstrap):
         return False
 
     async def probe() -> bool:
-        client = AIOKafkaClient(
+        admin = AIOKafkaAdminClient(
             bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_seconds * 1000)
         )
         try:
-            await asyncio.wait_for(client.bootstrap(), timeout_seconds)
-            return bool(client.cluster.brokers())
+            await asyncio.wait_for(admin.start(), timeout_seconds)
+            if require_group_coordinator:
+                await asyncio.wait_for(admin.find_coordinator(READINESS_GROUP), timeout_seconds)
+            return True
         except (KafkaError, OSError, TimeoutError):
             return False
         finally:
-            await client.close()
+            await admin.close()
 
     return asyncio.run(probe())
 
@@ -296,6 +313,12 @@ def _wait_for_exit(pid: int, timeout_seconds: float) -> bool:
             return True
         time.sleep(POLL_INTERVAL_SECONDS)
     return False
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the broker was our own child (a test session)."""
+    with suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def _refuse_busy_port(port: int) -> None:

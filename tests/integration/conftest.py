@@ -1,0 +1,90 @@
+"""The real local broker, started once per test session by the project's own launcher.
+
+With DEALPULSE_KAFKA_BOOTSTRAP set, the tests use that cluster instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from streams.kafka.local_broker import LocalBroker
+from streams.settings import Settings
+from tests.support.worker_process import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEST_STATE_DIR = REPO_ROOT / ".dealpulse" / "test"
+
+
+@dataclass(frozen=True)
+class Kafka:
+    bootstrap: str
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One isolated flow: its own topics, consumer group and state directory."""
+
+    kafka: Kafka
+    topic: str
+    dlq: str
+    app_id: str
+    state_dir: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DEALPULSE_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+            "DEALPULSE_TOPIC_EVENTS": self.topic,
+            "DEALPULSE_TOPIC_DLQ": self.dlq,
+            "DEALPULSE_APP_ID": self.app_id,
+            "DEALPULSE_LOG_LEVEL": "info",
+        }
+
+    def settings(self) -> Settings:
+        return Settings(
+            kafka_bootstrap=self.kafka.bootstrap,
+            topic_events=self.topic,
+            topic_dlq=self.dlq,
+            app_id=self.app_id,
+        )
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[Kafka]:
+    external = os.environ.get("DEALPULSE_KAFKA_BOOTSTRAP")
+    if external:
+        yield Kafka(external)
+        return
+    broker_dir = TEST_STATE_DIR / "kafka"
+    shutil.rmtree(broker_dir, ignore_errors=True)
+    settings = Settings(
+        local_kafka_dir=broker_dir,
+        local_kafka_port=free_port(),
+        local_kafka_controller_port=free_port(),
+    )
+    broker = LocalBroker(settings)
+    status = broker.up()
+    try:
+        yield Kafka(status.bootstrap)
+    finally:
+        broker.down()
+
+
+@pytest.fixture
+def flow(kafka: Kafka, request: pytest.FixtureRequest) -> Flow:
+    name = f"{request.node.name[:40]}-{uuid.uuid4().hex[:8]}".replace("[", "-").replace("]", "")
+    state_dir = TEST_STATE_DIR / "flows" / name
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return Flow(
+        kafka=kafka,
+        topic=f"events.{name}",
+        dlq=f"dlq.{name}",
+        app_id=f"dealpulse-{name}",
+        state_dir=state_dir,
+    )
