@@ -26,6 +26,23 @@ def free_port() -> int:
         return port
 
 
+def scrape_url(url: str, *, raise_errors: bool = False) -> dict[str, float]:
+    """Samples by `name{label="value",...}`; empty when the endpoint does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            text = response.read().decode()
+    except OSError:
+        if raise_errors:
+            raise
+        return {}
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
 class WorkerProcess:
     def __init__(self, env: dict[str, str], state_dir: Path) -> None:
         self.web_port = free_port()
@@ -73,16 +90,9 @@ class WorkerProcess:
 
     def try_scrape(self) -> dict[str, float] | None:
         try:
-            with urllib.request.urlopen(self.metrics_url, timeout=5) as response:  # noqa: S310 - loopback
-                text = response.read().decode()
+            return scrape_url(self.metrics_url, raise_errors=True)
         except OSError:
             return None
-        samples: dict[str, float] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-                samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-        return samples
 
     def scrape(self) -> dict[str, float]:
         samples = self.try_scrape()
