@@ -1,0 +1,53 @@
+# One entry point for setting up, running and checking dealpulse. `make help` lists targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+KAFKA_LIB := deploy/kafka/target/lib
+
+.PHONY: help setup prereqs run test lint unit integration clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+prereqs: ## check for Python >= 3.11, Java 17+ and Maven
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "dealpulse needs Python 3.11 or newer as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
+	@command -v java >/dev/null \
+	  || { echo "the local Kafka broker needs Java 17+: apt-get install openjdk-17-jre-headless"; exit 1; }
+	@command -v mvn >/dev/null \
+	  || { echo "the local Kafka broker's jars come from Maven Central: apt-get install maven"; exit 1; }
+
+setup: prereqs $(BIN)/.installed $(KAFKA_LIB)/.resolved ## create .venv and fetch the Kafka jars
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(KAFKA_LIB)/.resolved: deploy/kafka/pom.xml
+	cd deploy/kafka && mvn -q -B dependency:copy-dependencies
+	touch $@
+
+run: setup ## local Kafka + a worker + the CRM simulator until Ctrl-C
+	$(BIN)/dealpulse demo
+
+lint: setup ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint ## lint, then every test (unit and integration, against a real local broker)
+	$(BIN)/pytest
+
+unit: setup ## unit tests only (no Kafka)
+	$(BIN)/pytest tests/unit
+
+integration: setup ## integration tests only (starts a local broker)
+	$(BIN)/pytest tests/integration
+
+clean: ## stop the local broker and delete local state (.dealpulse)
+	-$(BIN)/dealpulse kafka down
+	rm -rf .dealpulse
