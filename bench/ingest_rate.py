@@ -1,0 +1,106 @@
+"""Ingest rate of one worker: pre-produce N simulated events, time the worker to lag 0.
+
+    .venv/bin/python bench/ingest_rate.py --events 50000
+
+Needs a broker: the local one (`dealpulse kafka up`) or DEALPULSE_KAFKA_BOOTSTRAP.
+Prints events/s from the worker's first committed offset to its last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.kafka.topics import ensure_topics
+from streams.settings import Settings
+from streams.simulator import SimulationConfig
+from streams.simulator.generate import valid_messages
+from streams.simulator.sinks import produce
+
+POLL_SECONDS = 0.1
+
+
+async def committed_total(bootstrap: str, group: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    except Exception:  # noqa: BLE001 - the group may not exist yet
+        return 0
+    finally:
+        await admin.close()
+    return sum(
+        max(meta.offset, 0) for tp, meta in offsets.items() if not tp.topic.endswith("leader")
+    )
+
+
+async def end_total(bootstrap: str, topic: str, partitions: int) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        return sum(ends.values())
+    finally:
+        await asyncio.sleep(0)
+        await consumer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=50_000)
+    args = parser.parse_args()
+    run_id = uuid.uuid4().hex[:8]
+    settings = Settings(
+        topic_events=f"bench.events.{run_id}",
+        topic_dlq=f"bench.dlq.{run_id}",
+        app_id=f"bench-{run_id}",
+    )
+    messages = valid_messages(SimulationConfig(seed=1, deals=args.events // 4 + 100))[: args.events]
+    asyncio.run(ensure_topics(settings))
+    asyncio.run(
+        produce(messages, settings.topic_events, bootstrap_servers=settings.bootstrap_servers)
+    )
+    total = asyncio.run(
+        end_total(settings.bootstrap_servers, settings.topic_events, settings.topic_partitions)
+    )
+    with tempfile.TemporaryDirectory() as state:
+        env = {
+            **os.environ,
+            "DEALPULSE_TOPIC_EVENTS": settings.topic_events,
+            "DEALPULSE_TOPIC_DLQ": settings.topic_dlq,
+            "DEALPULSE_APP_ID": settings.app_id,
+            "DEALPULSE_DATA_DIR": str(Path(state) / "worker"),
+            "DEALPULSE_WEB_PORT": "16199",
+        }
+        worker = subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env)
+        try:
+            first_at = None
+            while True:
+                done = asyncio.run(committed_total(settings.bootstrap_servers, settings.app_id))
+                if done and first_at is None:
+                    first_at, first_done = time.monotonic(), done
+                if done >= total:
+                    break
+                time.sleep(POLL_SECONDS)
+            elapsed = time.monotonic() - first_at  # type: ignore[operator]
+        finally:
+            worker.terminate()
+            worker.wait()
+    rate = (total - first_done) / elapsed if elapsed > 0 else float("inf")
+    print(
+        f"{total} events; {total - first_done} after the first commit in {elapsed:.1f} s: {rate:,.0f} events/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
