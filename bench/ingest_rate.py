@@ -98,7 +98,8 @@ def main() -> None:
             worker.wait()
     rate = (total - first_done) / elapsed if elapsed > 0 else float("inf")
     print(
-        f"{total} events; {total - first_done} after the first commit in {elapsed:.1f} s: {rate:,.0f} events/s"
+        f"{total} events; {total - first_done} after the first commit "
+        f"in {elapsed:.1f} s: {rate:,.0f} events/s"
     )
 
 
