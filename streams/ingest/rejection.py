@@ -25,6 +25,7 @@ class Reason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     KEY_MISMATCH = "key_mismatch"
     SCHEMA_VIOLATION = "schema_violation"
+    INTERNAL_ERROR = "internal_error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,23 +1,28 @@
 """The body of the ingest agent: every message ends in the fold or in the DLQ.
 
-Nothing here may raise on bad input: a rejected message is written to the
-dead-letter topic (awaited, so its offset is not committed before the DLQ has
-it), counted by reason and logged with its origin.
+Nothing here may raise: a rejected message is written to the dead-letter topic
+(awaited, so its offset is not committed before the DLQ has it), counted by
+reason and logged with its origin. An unexpected exception (a bug) rejects the
+message as `internal_error` instead of stopping the partition; a DLQ that cannot
+be written after retries is logged, and the message stays in its own topic.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from streams.ingest.dead_letter import dead_letter
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage, normalise_headers
-from streams.ingest.rejection import Rejection
+from streams.ingest.rejection import Reason, Rejection
 from streams.worker.fold_sink import EventSink
 from streams.worker.ingest_metrics import IngestMetrics
 
 log = logging.getLogger(__name__)
+DEAD_LETTER_ATTEMPTS = 5
+DEAD_LETTER_BACKOFF_SECONDS = 0.5
 
 
 class IngestHandler:
@@ -38,19 +43,34 @@ class IngestHandler:
             partition=message.partition,
             offset=message.offset,
         )
-        outcome = self._ingestor.ingest(raw)
-        if isinstance(outcome, Rejection):
-            await self._reject(raw, outcome)
-            return
-        self._metrics.record_accepted()
-        self._sink.accept(outcome, raw.partition)
+        try:
+            outcome = self._ingestor.ingest(raw)
+            if not isinstance(outcome, Rejection):
+                self._sink.accept(outcome, raw.partition)
+                self._metrics.record_accepted()
+                return
+        except Exception as error:  # a bug must not stop the partition
+            log.exception("ingest failed", extra={"origin": raw.origin})
+            outcome = Rejection(Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+        await self._reject(raw, outcome)
 
     async def _reject(self, raw: RawMessage, rejection: Rejection) -> None:
         letter = dead_letter(raw, rejection)
-        delivery = await self._dead_letter_topic.send(
-            key=letter.key, value=letter.value, headers=list(letter.headers)
-        )
-        await delivery
+        for attempt in range(DEAD_LETTER_ATTEMPTS):
+            try:
+                delivery = await self._dead_letter_topic.send(
+                    key=letter.key, value=letter.value, headers=list(letter.headers)
+                )
+                await delivery
+                break
+            except Exception:  # noqa: BLE001 - any send failure: retry, then log and go on
+                self._metrics.dead_letter_failures.inc()
+                await asyncio.sleep(DEAD_LETTER_BACKOFF_SECONDS * 2**attempt)
+        else:
+            log.error(
+                "dead letter not written; the message stays in its topic",
+                extra={"origin": raw.origin, "reason": rejection.reason.value},
+            )
         self._metrics.record_rejected(rejection.reason)
         log.info(
             "message rejected",
