@@ -7,7 +7,15 @@ and stays a `Decimal` until it is exported to Prometheus.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,3 +25,27 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
+
+
+# Exact arithmetic for aggregation. Sums of money and seconds must not depend on
+# the order they are added in, so nothing may be rounded: 60 digits of precision
+# and a trap on `Inexact` make any rounding an error instead of a silent drift.
+EXACT = Context(
+    prec=60,
+    rounding=ROUND_HALF_EVEN,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
+)
+# Conversion to the reporting currency is the one place that rounds, on purpose,
+# once per amount, to `REPORTING_QUANTUM` (half-even), so every later sum is exact.
+REPORTING_QUANTUM = Decimal("0.000001")
+_ROUNDING = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, Overflow])
+
+
+def round_reporting(amount: Decimal) -> Decimal:
+    """`amount` rounded half-even to `REPORTING_QUANTUM` (6 decimals)."""
+    return amount.quantize(REPORTING_QUANTUM, context=_ROUNDING)
+
+
+def multiply_exact(left: Decimal, right: Decimal) -> Decimal:
+    """`left * right` with no rounding (60 digits are plenty for money * rate)."""
+    return EXACT.multiply(left, right)

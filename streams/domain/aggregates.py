@@ -1,0 +1,93 @@
+"""`Aggregates`: the running sum of many deals' contributions, one per partition.
+
+The worker keeps, per partition, `sum(contributions(fold(history), ctx))` over
+the partition's deals: each time a deal's history changes it applies the
+deal's *new - old* contributions. Keys whose value becomes exactly zero are
+removed, so an aggregate holds no trace of a retracted win. Sums are exact
+(`money.EXACT` traps any rounding), so the result does not depend on the order
+deals were applied in, and `Aggregates.sum` over partitions equals the whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from streams.domain.catalogue import CARRIED_METRICS
+from streams.domain.context import MetricContext
+from streams.domain.contributions import ZERO, ContributionKey
+from streams.domain.money import EXACT
+from streams.domain.windows import Window
+
+Contributions = Mapping[ContributionKey, Decimal]
+
+
+class Aggregates:
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Contributions | None = None) -> None:
+        self._values: dict[ContributionKey, Decimal] = {}
+        if values is not None:
+            self.add(values)
+
+    @classmethod
+    def sum(cls, parts: Iterable[Aggregates]) -> Aggregates:
+        """The sum of several aggregates (partitions, workers)."""
+        total = cls()
+        for part in parts:
+            total.merge(part)
+        return total
+
+    def apply(self, old: Contributions, new: Contributions) -> None:
+        """Replace one deal's `old` contributions by its `new` ones."""
+        for key, value in new.items():
+            before = old.get(key)
+            self._add(key, value if before is None else EXACT.subtract(value, before))
+        for key, before in old.items():
+            if key not in new:
+                self._add(key, EXACT.minus(before))
+
+    def add(self, contributions: Contributions) -> None:
+        """Add a deal's contributions (as when rebuilding from recovered state)."""
+        for key, value in contributions.items():
+            self._add(key, value)
+
+    def merge(self, other: Aggregates) -> None:
+        self.add(other._values)
+
+    def prune(self, ctx: MetricContext) -> None:
+        """Drop windows older than the retention of `ctx` (and of granularities it lacks).
+
+        The active-deal changes (`CARRIED_METRICS`) are running-total steps: theirs
+        are carried into the oldest retained window instead, exactly as
+        `contributions` places them for the same `ctx`.
+        """
+        carried: dict[ContributionKey, Decimal] = {}
+        for key in list(self._values):
+            window = key.window
+            if window is None:
+                continue
+            cutoff = ctx.cutoffs.get(window.granularity)
+            if cutoff is not None and window.start >= cutoff:
+                continue
+            value = self._values.pop(key)
+            if cutoff is not None and key.metric in CARRIED_METRICS:
+                target = ContributionKey(key.metric, key.labels, Window(window.granularity, cutoff))
+                carried[target] = EXACT.add(carried.get(target, ZERO), value)
+        self.add(carried)
+
+    def snapshot(self) -> dict[ContributionKey, Decimal]:
+        """A copy of the current values, never containing a zero."""
+        return dict(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def _add(self, key: ContributionKey, delta: Decimal) -> None:
+        if delta == ZERO:
+            return
+        total = EXACT.add(self._values.get(key, ZERO), delta)
+        if total == ZERO:
+            del self._values[key]
+        else:
+            self._values[key] = total

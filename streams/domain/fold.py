@@ -1,0 +1,284 @@
+"""`fold(history) -> DealView`: replay a deal's distinct events in `(occurred_at, event_id)` order.
+
+The rules (also in `docs/metrics.md`, "Deal state"):
+
+- `pipeline`, `owner` and `amount` on any event set the current value, except
+  on `deal.created`, whose fields only fill what is still unknown (it is the
+  deal's initial state, even when other events sort before it).
+- `stage` on created, stage/amount/owner changes and reopened moves an open
+  deal to that stage (a visit and a transition). On won, lost, churned and
+  deleted events the stage field is ignored, and so is a stage named like an
+  end (`won`, `lost`, `churned`, `deleted`) on any event. A stage set while the
+  deal is closed is where a reopen without a stage of its own goes.
+- won closes the open stage (`→ won`); lost likewise (`→ lost`). Won when lost,
+  or lost when won, retracts the earlier close (the last one holds). Won when
+  won, lost when lost, and churned when churned are ignored.
+- reopened retracts the current win or loss (and a churn with its win) and
+  re-enters the stage the deal closed from, or the stage the event names.
+- churned counts only on a won deal; it keeps the seller, amount and pipeline
+  of the win. Elsewhere it is ignored and flagged.
+- deleted is final: later events are ignored and the view contributes nothing.
+- a pipeline change closes the current visit (no transition) and enters the
+  same stage in the new pipeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from streams.domain.events import DealEvent, EventType
+from streams.domain.history import DealHistory
+from streams.domain.money import Money
+from streams.domain.pipeline_config import RESERVED_STAGE_NAMES
+from streams.domain.view import (
+    Anomaly,
+    Churn,
+    DealStatus,
+    DealView,
+    Loss,
+    StageVisit,
+    Transition,
+    Win,
+)
+
+_STAGE_MOVERS = frozenset(
+    {
+        EventType.CREATED,
+        EventType.STAGE_CHANGED,
+        EventType.AMOUNT_CHANGED,
+        EventType.OWNER_CHANGED,
+        EventType.REOPENED,
+    }
+)
+
+
+def fold(history: DealHistory) -> DealView:
+    """The view of the deal whose distinct events `history` holds."""
+    replay = _Replay(history.deal_id, history.events[0].tenant if history.events else "")
+    for event in history.events:
+        replay.apply(event)
+    return replay.view()
+
+
+class _Replay:
+    """The deal's state while its events are applied in order."""
+
+    __slots__ = (
+        "amount",
+        "anomalies",
+        "churn",
+        "created_at",
+        "deal_id",
+        "entered_at",
+        "event_count",
+        "loss",
+        "owner",
+        "pipeline",
+        "seen_other_event",
+        "stage",
+        "status",
+        "tenant",
+        "transitions",
+        "visits",
+        "win",
+    )
+
+    def __init__(self, deal_id: str, tenant: str) -> None:
+        self.deal_id = deal_id
+        self.tenant = tenant
+        self.pipeline: str | None = None
+        self.owner: str | None = None
+        self.stage: str | None = None
+        self.amount: Money | None = None
+        self.created_at: datetime | None = None
+        self.status = DealStatus.OPEN
+        self.win: Win | None = None
+        self.loss: Loss | None = None
+        self.churn: Churn | None = None
+        self.entered_at: datetime | None = None  # of the visit in progress, if any
+        self.visits: list[StageVisit] = []
+        self.transitions: list[Transition] = []
+        self.anomalies: set[Anomaly] = set()
+        self.seen_other_event = False  # an event other than created came first
+        self.event_count = 0
+
+    def apply(self, event: DealEvent) -> None:
+        self.event_count += 1
+        if self.status is DealStatus.DELETED:
+            self.anomalies.add(Anomaly.EVENTS_AFTER_DELETE)
+            return
+        if event.tenant != self.tenant:
+            self.anomalies.add(Anomaly.MIXED_TENANTS)
+        at = event.occurred_at
+        stage = event.stage if event.type in _STAGE_MOVERS else None
+        if stage in RESERVED_STAGE_NAMES:
+            stage = None
+        if event.type is EventType.CREATED:
+            self._created(at, event, stage)
+            return
+        self.seen_other_event = True
+        if event.pipeline is not None and event.pipeline != self.pipeline:
+            self._change_pipeline(event.pipeline, at)
+        if event.owner is not None:
+            self.owner = event.owner
+        if event.amount is not None:
+            self.amount = event.amount
+        match event.type:
+            case EventType.WON:
+                self._won(at)
+            case EventType.LOST:
+                self._lost(at, event.reason)
+            case EventType.CHURNED:
+                self._churned(at, event.reason)
+            case EventType.REOPENED:
+                self._reopened(at, stage)
+            case EventType.DELETED:
+                self.status = DealStatus.DELETED
+            case _:
+                if stage is not None:
+                    self._move(stage, at)
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def _created(self, at: datetime, event: DealEvent, stage: str | None) -> None:
+        if self.created_at is None:
+            self.created_at = at
+            if self.seen_other_event:
+                self.anomalies.add(Anomaly.EVENTS_BEFORE_CREATED)
+        else:
+            self.anomalies.add(Anomaly.REPEATED_CREATED)
+        if self.pipeline is None and event.pipeline is not None:
+            self._change_pipeline(event.pipeline, at)
+        if self.owner is None:
+            self.owner = event.owner
+        if self.amount is None:
+            self.amount = event.amount
+        if self.stage is None and stage is not None:
+            if self.status is DealStatus.OPEN:
+                self._move(stage, at)
+            else:
+                self.stage = stage  # where a reopen will go
+
+    def _won(self, at: datetime) -> None:
+        if self.status in (DealStatus.WON, DealStatus.CHURNED):
+            self.anomalies.add(Anomaly.REPEATED_CLOSE)
+            return
+        if self.status is DealStatus.LOST:
+            self.anomalies.add(Anomaly.IMPLICIT_REOPEN)
+            self.loss = None
+        else:
+            self._leave(at, "won")
+        self.status = DealStatus.WON
+        self.win = Win(won_at=at, seller=self.owner, amount=self.amount, pipeline=self.pipeline)
+        if self.amount is None:
+            self.anomalies.add(Anomaly.WON_WITHOUT_AMOUNT)
+
+    def _lost(self, at: datetime, reason: str | None) -> None:
+        if self.status in (DealStatus.LOST, DealStatus.CHURNED):
+            self.anomalies.add(Anomaly.REPEATED_CLOSE)
+            return
+        if self.status is DealStatus.WON:
+            self.anomalies.add(Anomaly.IMPLICIT_REOPEN)
+            self.win = None
+        else:
+            self._leave(at, "lost")
+        self.status = DealStatus.LOST
+        self.loss = Loss(lost_at=at, reason=reason, seller=self.owner, pipeline=self.pipeline)
+
+    def _churned(self, at: datetime, reason: str | None) -> None:
+        if self.status is DealStatus.CHURNED:
+            self.anomalies.add(Anomaly.REPEATED_CLOSE)
+            return
+        if self.status is not DealStatus.WON or self.win is None:
+            self.anomalies.add(Anomaly.CHURN_WITHOUT_WIN)
+            return
+        win = self.win
+        self.status = DealStatus.CHURNED
+        self.churn = Churn(
+            churned_at=at,
+            reason=reason,
+            seller=win.seller,
+            amount=win.amount,
+            pipeline=win.pipeline,
+        )
+
+    def _reopened(self, at: datetime, stage: str | None) -> None:
+        closed_as = self.status
+        if closed_as is DealStatus.OPEN:
+            self.anomalies.add(Anomaly.REOPEN_WHILE_OPEN)
+            if stage is not None:
+                self._move(stage, at)
+            return
+        if closed_as is DealStatus.CHURNED:
+            self.anomalies.add(Anomaly.REOPENED_AFTER_CHURN)
+        self.win = self.loss = self.churn = None
+        self.status = DealStatus.OPEN
+        if stage is not None:
+            self.stage = stage
+        if self.stage is not None:
+            self.transitions.append(Transition(self.pipeline, closed_as.value, self.stage, at))
+            self.entered_at = at
+
+    # --- stages -------------------------------------------------------------------
+
+    def _move(self, stage: str, at: datetime) -> None:
+        if self.status is not DealStatus.OPEN:
+            if stage != self.stage:
+                self.anomalies.add(Anomaly.STAGE_CHANGE_WHILE_CLOSED)
+                self.stage = stage
+            return
+        if stage == self.stage:
+            return
+        if self.stage is not None:
+            self._leave(at, stage)
+        self.stage = stage
+        self.entered_at = at
+
+    def _leave(self, at: datetime, to_stage: str) -> None:
+        """End the visit in progress; `to_stage` is the next stage, won or lost."""
+        if self.stage is None or self.entered_at is None:
+            return
+        self.visits.append(StageVisit(self.pipeline, self.stage, self.entered_at, at, to_stage))
+        self.transitions.append(Transition(self.pipeline, self.stage, to_stage, at))
+        self.entered_at = None
+
+    def _change_pipeline(self, pipeline: str, at: datetime) -> None:
+        previous = self.pipeline
+        self.pipeline = pipeline
+        if previous is None:
+            return  # first learnt: the visit in progress, if any, was in this pipeline
+        self.anomalies.add(Anomaly.PIPELINE_CHANGED)
+        if self.stage is not None and self.entered_at is not None:
+            self.visits.append(StageVisit(previous, self.stage, self.entered_at, at, None))
+            self.entered_at = at
+
+    def view(self) -> DealView:
+        visits = list(self.visits)
+        if (
+            self.status is DealStatus.OPEN
+            and self.stage is not None
+            and self.entered_at is not None
+        ):
+            visits.append(StageVisit(self.pipeline, self.stage, self.entered_at))
+        anomalies = set(self.anomalies)
+        if self.created_at is None:
+            anomalies.add(Anomaly.NO_CREATED)
+        elif self.win is not None and self.created_at > self.win.won_at:
+            anomalies.add(Anomaly.CREATED_AFTER_WIN)
+        return DealView(
+            deal_id=self.deal_id,
+            event_count=self.event_count,
+            tenant=self.tenant,
+            pipeline=self.pipeline,
+            owner=self.owner,
+            stage=self.stage,
+            amount=self.amount,
+            created_at=self.created_at,
+            status=self.status,
+            win=self.win,
+            loss=self.loss,
+            churn=self.churn,
+            visits=tuple(visits),
+            transitions=tuple(self.transitions),
+            anomalies=frozenset(anomalies),
+        )

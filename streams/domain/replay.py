@@ -1,0 +1,36 @@
+"""The batch oracle: the metrics of a set of events, computed in one pass.
+
+`compute` groups events by deal, builds each deal's history (deduplicated,
+ordered), folds it and sums the contributions. It runs the same domain code as
+the stream worker, so the stream's aggregates, summed over partitions and
+workers, must equal `compute` over the same events, exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from streams.domain.aggregates import Aggregates
+from streams.domain.context import MetricContext
+from streams.domain.contributions import ContributionKey, contributions
+from streams.domain.events import DealEvent
+from streams.domain.fold import fold
+from streams.domain.history import DealHistory
+
+
+def histories(events: Iterable[DealEvent]) -> dict[str, DealHistory]:
+    """Each deal's history, from events in any order, duplicates included."""
+    by_deal: defaultdict[str, list[DealEvent]] = defaultdict(list)
+    for event in events:
+        by_deal[event.deal_id].append(event)
+    return {deal_id: DealHistory.of(deal_id, found) for deal_id, found in by_deal.items()}
+
+
+def compute(events: Iterable[DealEvent], ctx: MetricContext) -> dict[ContributionKey, Decimal]:
+    """The aggregated contributions of all deals of `events` (see `Aggregates`)."""
+    total = Aggregates()
+    for history in histories(events).values():
+        total.add(contributions(fold(history), ctx))
+    return total.snapshot()
