@@ -7,7 +7,7 @@ module reads the environment on its own. Every field is documented in
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +15,14 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_PIPELINES_FILE = Path(__file__).resolve().parents[1] / "deploy" / "pipelines.toml"
+DEFAULT_RATES = {
+    "USD": Decimal(1),
+    "EUR": Decimal("1.08"),
+    "GBP": Decimal("1.27"),
+    "CAD": Decimal("0.73"),
+    "AUD": Decimal("0.66"),
+}
 LogLevel = Literal["debug", "info", "warn", "error"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 
@@ -77,6 +85,31 @@ class Settings(BaseSettings):
     )
     max_amount: Decimal = Field(
         default=Decimal("1000000000000"), description="Amounts above it go to the DLQ."
+    )
+
+    # --- Metrics ------------------------------------------------------------
+    pipelines_file: Path = Field(
+        default=DEFAULT_PIPELINES_FILE,
+        description="Pipelines: ordered stages and win probabilities (TOML or JSON).",
+    )
+    reporting_currency: str = Field(
+        default="USD", pattern="^[A-Z]{3}$", description="The currency every amount is reported in."
+    )
+    currency_rates: dict[str, Decimal] = Field(
+        default_factory=lambda: dict(DEFAULT_RATES),
+        description="Units of reporting currency per unit of each currency, as JSON. "
+        "Events in a currency missing here go to the DLQ (unknown_currency).",
+    )
+    window_timezone: str = Field(
+        default="UTC", description="IANA timezone of the calendar windows (day, week, month)."
+    )
+    retention_days: int = Field(default=92, ge=1, description="Daily windows kept.")
+    retention_weeks: int = Field(default=53, ge=1, description="ISO-week windows kept.")
+    retention_months: int = Field(default=25, ge=1, description="Monthly windows kept.")
+    clock: datetime | None = Field(
+        default=None,
+        description="A fixed 'now' (RFC 3339) for tests and reproducible replays; "
+        "unset means the system clock.",
     )
 
     def kafka_client_options(self) -> dict[str, Any]:

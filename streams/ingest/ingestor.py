@@ -27,6 +27,7 @@ class Ingestor:
             event_schema(),
             max_amount=settings.max_amount,
             max_future_skew=settings.max_future_skew,
+            currencies=frozenset(settings.currency_rates) | {settings.reporting_currency},
         )
         self._clock = clock
 

@@ -21,6 +21,7 @@ class Reason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     BAD_AMOUNT = "bad_amount"
     BAD_CURRENCY = "bad_currency"
+    UNKNOWN_CURRENCY = "unknown_currency"
     BAD_TIMESTAMP = "bad_timestamp"
     FUTURE_TIMESTAMP = "future_timestamp"
     KEY_MISMATCH = "key_mismatch"

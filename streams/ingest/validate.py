@@ -37,11 +37,17 @@ class EventValidator:
     """Validates against one schema with the ingest limits from the settings."""
 
     def __init__(
-        self, schema: dict[str, Any], *, max_amount: Decimal, max_future_skew: timedelta
+        self,
+        schema: dict[str, Any],
+        *,
+        max_amount: Decimal,
+        max_future_skew: timedelta,
+        currencies: frozenset[str] | None = None,
     ) -> None:
         self._validator = jsonschema_rs.Draft202012Validator(schema)
         self._max_amount = max_amount
         self._max_future_skew = max_future_skew
+        self._currencies = currencies
 
     def validate(
         self, payload: dict[str, Any], key: bytes | None, now: datetime
@@ -60,6 +66,13 @@ class EventValidator:
         money = _money(payload)
         if money is not None and money.amount > self._max_amount:
             return Rejection(Reason.BAD_AMOUNT, f"{money.amount} is over {self._max_amount}")
+        known = self._currencies
+        if money is not None and known is not None and money.currency not in known:
+            return Rejection(
+                Reason.UNKNOWN_CURRENCY,
+                f"{money.currency} has no rate in DEALPULSE_CURRENCY_RATES "
+                f"({', '.join(sorted(known))})",
+            )
         deal_id: str = payload["deal_id"]
         if key is None or key != deal_id.encode("utf-8"):
             return Rejection(

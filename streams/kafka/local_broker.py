@@ -161,8 +161,7 @@ class LocalBroker:
                 self._classpath(),
                 STORAGE_TOOL_CLASS,
                 "format",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # an id may start with "-"
                 "-c",
                 str(self._properties_file),
             ],

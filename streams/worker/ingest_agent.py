@@ -17,7 +17,7 @@ from streams.ingest.dead_letter import dead_letter
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage, normalise_headers
 from streams.ingest.rejection import Reason, Rejection
-from streams.worker.fold_sink import EventSink
+from streams.worker.event_sink import EventSink
 from streams.worker.ingest_metrics import IngestMetrics
 
 log = logging.getLogger(__name__)

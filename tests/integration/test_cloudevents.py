@@ -114,7 +114,7 @@ def test_cloudevents_are_accepted_like_plain_events(flow: Flow) -> None:
         )
         samples = worker.scrape()
     assert samples['dealpulse_ingest_messages_total{outcome="accepted"}'] == 3 * EACH
-    assert samples["dealpulse_fold_distinct_events"] == 3 * EACH
+    assert samples["dealpulse_fold_events_total"] == 3 * EACH
     letters = read_topic(flow.kafka.bootstrap, flow.dlq)
     assert Counter(dict(letter.headers)[REASON_HEADER] for letter in letters) == {
         b"bad_cloudevent": len(MALFORMED)

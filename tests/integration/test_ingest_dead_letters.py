@@ -41,7 +41,7 @@ def test_bad_messages_go_to_the_dlq_and_good_ones_reach_the_fold(flow: Flow) -> 
     assert samples[ACCEPTED] == VALID
     assert samples[REJECTED] == INVALID
     assert samples["dealpulse_fold_events_total"] == VALID
-    assert samples["dealpulse_fold_distinct_events"] == VALID
+    assert samples["dealpulse_fold_duplicates_total"] == 0
 
     letters = read_topic(flow.kafka.bootstrap, flow.dlq)
     assert len(letters) == INVALID

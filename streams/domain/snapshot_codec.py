@@ -1,0 +1,52 @@
+"""Aggregates snapshots as JSON-able rows, so workers, replays and tests can compare them.
+
+A row is `[metric, {label: value}, granularity | null, window_start | null, value]`
+with the value as a decimal string: exact, and readable by any language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from streams.domain.contributions import ContributionKey
+from streams.domain.windows import Granularity, Window
+
+Row = list[Any]
+
+
+def encode_snapshot(snapshot: Mapping[ContributionKey, Decimal]) -> list[Row]:
+    return [
+        [
+            key.metric,
+            dict(key.labels),
+            key.window.granularity.value if key.window else None,
+            key.window.start.isoformat() if key.window else None,
+            str(value),
+        ]
+        for key, value in sorted(snapshot.items(), key=_order)
+    ]
+
+
+def _order(item: tuple[ContributionKey, Decimal]) -> tuple[str, Any, str, str]:
+    key = item[0]
+    window = key.window
+    return (
+        key.metric,
+        key.labels,
+        window.granularity.value if window else "",
+        window.start.isoformat() if window else "",
+    )
+
+
+def decode_snapshot(rows: Iterable[Row]) -> dict[ContributionKey, Decimal]:
+    snapshot: dict[ContributionKey, Decimal] = {}
+    for metric, label_map, granularity, start, value in rows:
+        window = (
+            Window(Granularity(granularity), date.fromisoformat(start)) if granularity else None
+        )
+        key = ContributionKey(metric, tuple(sorted(label_map.items())), window)
+        snapshot[key] = Decimal(value)
+    return snapshot
