@@ -57,8 +57,12 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
     def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.web_port}/metrics"
+        return f"{self.base_url}/metrics"
 
     def start(self) -> WorkerProcess:
         with self.log_path.open("ab") as log:

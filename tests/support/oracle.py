@@ -1,0 +1,67 @@
+"""The batch computation the stream is checked against, from the same messages."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from streams.domain.contributions import ContributionKey
+from streams.domain.events import DealEvent
+from streams.domain.replay import compute
+from streams.domain.snapshot_codec import decode_snapshot
+from streams.ingest.ingestor import Ingestor
+from streams.ingest.message import RawMessage
+from streams.metric_context import build_context
+from streams.settings import Settings
+from streams.simulator import OutboundMessage
+
+Snapshot = dict[ContributionKey, Decimal]
+
+
+def accepted_events(
+    messages: Iterable[OutboundMessage], settings: Settings, now: datetime
+) -> list[DealEvent]:
+    ingestor = Ingestor(settings, clock=lambda: now)
+    events = []
+    for message in messages:
+        outcome = ingestor.ingest(
+            RawMessage(key=message.key, value=message.value, headers=message.headers)
+        )
+        if isinstance(outcome, DealEvent):
+            events.append(outcome)
+    return events
+
+
+def batch_result(
+    messages: Iterable[OutboundMessage], settings: Settings, now: datetime
+) -> Snapshot:
+    ctx = build_context(settings, now)
+    return compute(accepted_events(messages, settings, now), ctx)
+
+
+def worker_state(base_url: str) -> tuple[list[int], Snapshot]:
+    """Owned partitions and the aggregates snapshot of one worker."""
+    with urllib.request.urlopen(f"{base_url}/state/aggregates", timeout=30) as response:  # noqa: S310
+        body = json.loads(response.read())
+    return body["partitions"], decode_snapshot(body["rows"])
+
+
+def summed(snapshots: Iterable[Snapshot]) -> Snapshot:
+    total: Snapshot = {}
+    for snapshot in snapshots:
+        for key, value in snapshot.items():
+            total[key] = total.get(key, Decimal(0)) + value
+    return {key: value for key, value in total.items() if value != 0}
+
+
+def differences(actual: Snapshot, expected: Snapshot, limit: int = 10) -> list[str]:
+    keys = sorted(set(actual) | set(expected), key=repr)
+    diffs = [
+        f"{key}: stream {actual.get(key)} != batch {expected.get(key)}"
+        for key in keys
+        if actual.get(key) != expected.get(key)
+    ]
+    return diffs[:limit] + ([f"... {len(diffs) - limit} more"] if len(diffs) > limit else [])
