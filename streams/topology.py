@@ -8,8 +8,9 @@ those must never drift between releases.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -23,11 +24,48 @@ from streams.worker.deal_fold import DealFold
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.ingest_agent import IngestHandler
 from streams.worker.ingest_metrics import IngestMetrics
+from streams.worker.offset_guard import OffsetGuard
+
+log = logging.getLogger(__name__)
 
 INGEST_AGENT = "dealpulse.ingest"
 DEALS_TABLE = "deals"  # changelog topic: <app_id>-deals-changelog
 METRICS_PATH = "/metrics"
 STATE_PATH = "/state/aggregates"
+
+
+async def refuse_past_gap(app: faust.App, guard: OffsetGuard, message: Any, expected: int) -> None:
+    """Leave a message that skipped offsets unacknowledged and fetch from the gap again."""
+    log.warning(
+        "message past a gap in its partition; fetching the gap again",
+        extra={
+            "topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "expected": expected,
+        },
+    )
+    # Faust has no public "drop without acknowledging": mark it done so a
+    # rebalance does not wait for it, but keep its offset out of the commit.
+    message.acked = True
+    consumer: Any = app.consumer
+    consumer._unacked_messages.discard(message)
+    if guard.needs_seek(message.topic, message.partition, expected):
+        await consumer.seek(message.tp, expected)
+
+
+def open_partition_stores(table: Any, partitions: set[int]) -> None:
+    """Open the RocksDB database of every owned partition before iterating the table.
+
+    Faust's RocksDB store iterates only databases it has open, and closes those
+    of revoked partitions at a rebalance without reopening the ones it keeps
+    until they are next written: iterating right after recovery would miss
+    their deals. `_db_for_partition` is the store's own (private) opener.
+    """
+    opener = getattr(table.data, "_db_for_partition", None)
+    if opener is not None:
+        for partition in partitions:
+            opener(partition)
 
 
 @dataclass(frozen=True)
@@ -67,14 +105,33 @@ def build_topology(settings: Settings) -> Topology:
             if tp.topic == settings.topic_events
         }
 
+    guard = OffsetGuard()
+
     @app.agent(events_topic, name=INGEST_AGENT)
     async def ingest(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await handler.handle(event.message)
+        # Acknowledged by hand, after folding: see OffsetGuard for why some are not.
+        async for event in cast(faust.Stream[bytes], stream).noack().events():
+            message = event.message
+            expected = guard.gap_before(message.topic, message.partition, message.offset)
+            if expected is not None:
+                await refuse_past_gap(app, guard, message, expected)
+                continue
+            await handler.handle(message)
+            guard.processed(message.topic, message.partition, message.offset)
+            event.ack()
+
+    @app.on_partitions_assigned.connect
+    async def forget_moved_partitions(
+        sender: Any, /, *args: Any, signal: Any, **kwargs: Any
+    ) -> None:
+        (assigned,) = args
+        guard.keep_only(assigned)
 
     @deals.on_recover
     async def rebuild_aggregates() -> None:
-        deal_fold.rebuild(owned_partitions(), deals.values())
+        owned = owned_partitions()
+        open_partition_stores(deals, owned)
+        deal_fold.rebuild(owned, deals.values())
 
     @app.on_partitions_revoked.connect
     async def drop_aggregates(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -88,10 +145,13 @@ def build_topology(settings: Settings) -> Topology:
     @app.page(STATE_PATH)
     async def aggregates(web: Any, request: Any) -> Any:
         ctx = contexts.current()
+        per_partition = deal_fold.partition_snapshots(ctx)
         body = {
             "now": ctx.now.isoformat(),
-            "partitions": deal_fold.partitions,
-            "rows": encode_snapshot(deal_fold.snapshot(ctx)),
+            "partitions": {
+                str(partition): encode_snapshot(aggregates.snapshot())
+                for partition, aggregates in sorted(per_partition.items())
+            },
         }
         return web.bytes(json.dumps(body).encode(), headers={"Content-Type": "application/json"})
 

@@ -3,7 +3,7 @@
 Only the per-deal history is changelogged; the aggregates are a view of it,
 rebuilt from the recovered table whenever partitions are assigned and dropped
 when they are revoked. A replayed event (at-least-once redelivery after a
-crash) finds its `event_id` already in the history and changes nothing, so
+crash) finds its `event_id` already in the history and changes no number, so
 nothing is ever counted twice.
 """
 
@@ -51,6 +51,10 @@ class DealFold:
         )
         new = old.add(event)
         if new == old:
+            # Written again on purpose: after a kill -9 the local RocksDB can hold a
+            # state whose changelog message was never sent. The redelivered event is
+            # a duplicate here, and this write is what puts that state in the changelog.
+            self._table[event.deal_id] = stored
             self._metrics.duplicates.inc()
             return
         ctx = self._contexts.current()
@@ -65,19 +69,19 @@ class DealFold:
         owned = set(partitions)
         ctx = self._contexts.current()
         rebuilt = {partition: Aggregates() for partition in owned}
-        deals = 0
+        deals = dict.fromkeys(owned, 0)
         for stored in stored_deals:
             partition = stored[PARTITION_FIELD]
             if partition in owned:
                 history = DealHistory.from_dict(stored[HISTORY_FIELD])
                 rebuilt[partition].add(_contributions(history, ctx))
-                deals += 1
+                deals[partition] += 1
         self._aggregates = rebuilt
-        log.info("aggregates rebuilt", extra={"partitions": sorted(owned), "deals": deals})
+        log.info("aggregates rebuilt", extra={"deals_by_partition": deals})
 
     def drop(self, partitions: Iterable[int]) -> None:
-        for partition in partitions:
-            self._aggregates.pop(partition, None)
+        dropped = [p for p in partitions if self._aggregates.pop(p, None) is not None]
+        log.info("aggregates dropped", extra={"partitions": dropped})
 
     @property
     def partitions(self) -> list[int]:
@@ -85,9 +89,13 @@ class DealFold:
 
     def snapshot(self, ctx: MetricContext) -> dict[ContributionKey, Any]:
         """The sum over owned partitions, pruned to the retention of `ctx`."""
+        return Aggregates.sum(self.partition_snapshots(ctx).values()).snapshot()
+
+    def partition_snapshots(self, ctx: MetricContext) -> dict[int, Aggregates]:
+        """Each owned partition's aggregates, pruned to the retention of `ctx`."""
         for aggregates in self._aggregates.values():
             aggregates.prune(ctx)
-        return Aggregates.sum(self._aggregates.values()).snapshot()
+        return dict(self._aggregates)
 
     def _partition(self, partition: int) -> Aggregates:
         aggregates = self._aggregates.get(partition)

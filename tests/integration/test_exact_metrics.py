@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from streams.kafka.topics import ensure_topics
-from streams.simulator import OutboundMessage, SimulationConfig, generate
 from tests.integration.conftest import Flow
 from tests.support.kafka_io import committed_lag, produce
 from tests.support.oracle import batch_result, differences, worker_state
 from tests.support.waiting import wait_for
 from tests.support.worker_process import WorkerProcess
+from tests.support.workload import CLOCK, clocked, simulated
 
 pytestmark = pytest.mark.integration
-
-CLOCK = datetime(2026, 11, 1, tzinfo=UTC)
-EVENTS_PER_DEAL = 4.4  # the simulator's average
-
-
-def simulated(events: int, seed: int) -> list[OutboundMessage]:
-    config = SimulationConfig(
-        seed=seed,
-        deals=int(events / EVENTS_PER_DEAL),
-        sellers=40,
-        start=CLOCK - timedelta(days=150),
-        span=timedelta(days=140),
-        duplicate_pct=1.0,
-        out_of_order_pct=5.0,
-        late_pct=1.0,
-        invalid_pct=0.5,
-    )
-    return list(generate(config, now=CLOCK))
-
-
-def clocked_env(flow: Flow) -> dict[str, str]:
-    return {**flow.env(), "DEALPULSE_CLOCK": CLOCK.isoformat()}
 
 
 def test_one_worker_equals_the_batch_result(flow: Flow) -> None:
@@ -47,7 +24,7 @@ def test_one_worker_equals_the_batch_result(flow: Flow) -> None:
     expected = batch_result(messages, flow.settings(), CLOCK)
     assert len(expected) > 1000
 
-    with WorkerProcess(clocked_env(flow), flow.state_dir) as worker:
+    with WorkerProcess(clocked(flow.env()), flow.state_dir) as worker:
         wait_for(
             lambda: committed_lag(flow.kafka.bootstrap, flow.app_id, flow.topic) == 0,
             timeout_seconds=600,

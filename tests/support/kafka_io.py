@@ -132,3 +132,11 @@ def read_topic(bootstrap: str, topic: str) -> list[ConsumedMessage]:
         return out
 
     return asyncio.run(asyncio.wait_for(run(), timeout=120))
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """Offsets of `topic` the group has committed, summed over partitions."""
+    lag = committed_lag(bootstrap, group, topic)
+    if lag is None:
+        return 0
+    return sum(end_offsets(bootstrap, topic).values()) - lag

@@ -42,11 +42,17 @@ def batch_result(
     return compute(accepted_events(messages, settings, now), ctx)
 
 
-def worker_state(base_url: str) -> tuple[list[int], Snapshot]:
-    """Owned partitions and the aggregates snapshot of one worker."""
+def worker_partitions(base_url: str) -> dict[int, Snapshot]:
+    """The aggregates of each partition a worker owns."""
     with urllib.request.urlopen(f"{base_url}/state/aggregates", timeout=30) as response:  # noqa: S310
         body = json.loads(response.read())
-    return body["partitions"], decode_snapshot(body["rows"])
+    return {int(partition): decode_snapshot(rows) for partition, rows in body["partitions"].items()}
+
+
+def worker_state(base_url: str) -> tuple[list[int], Snapshot]:
+    """Owned partitions and the aggregates snapshot of one worker."""
+    partitions = worker_partitions(base_url)
+    return sorted(partitions), summed(partitions.values())
 
 
 def summed(snapshots: Iterable[Snapshot]) -> Snapshot:
@@ -65,3 +71,13 @@ def differences(actual: Snapshot, expected: Snapshot, limit: int = 10) -> list[s
         if actual.get(key) != expected.get(key)
     ]
     return diffs[:limit] + ([f"... {len(diffs) - limit} more"] if len(diffs) > limit else [])
+
+
+def batch_by_partition(
+    consumed: Iterable[tuple[int, OutboundMessage]], settings: Settings, now: datetime
+) -> dict[int, Snapshot]:
+    """The batch result of each partition, from (partition, message) pairs read back."""
+    by_partition: dict[int, list[OutboundMessage]] = {}
+    for partition, message in consumed:
+        by_partition.setdefault(partition, []).append(message)
+    return {p: batch_result(messages, settings, now) for p, messages in by_partition.items()}

@@ -44,9 +44,9 @@ def scrape_url(url: str, *, raise_errors: bool = False) -> dict[str, float]:
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], state_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], state_dir: Path, data_dir: Path | None = None) -> None:
         self.web_port = free_port()
-        self.data_dir = state_dir / f"worker-{self.web_port}"
+        self.data_dir = data_dir or state_dir / f"worker-{self.web_port}"
         self.log_path = state_dir / f"worker-{self.web_port}.log"
         self.env = {
             **os.environ,

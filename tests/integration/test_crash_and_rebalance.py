@@ -1,0 +1,128 @@
+"""Exact numbers after kill -9 at random moments, and while workers join and leave."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from streams.kafka.topics import ensure_topics
+from streams.simulator import OutboundMessage
+from tests.integration.conftest import Flow
+from tests.support.kafka_io import committed_lag, committed_total, produce, read_topic
+from tests.support.oracle import (
+    Snapshot,
+    batch_by_partition,
+    batch_result,
+    differences,
+    summed,
+    worker_partitions,
+    worker_state,
+)
+from tests.support.waiting import wait_for
+from tests.support.worker_process import WorkerProcess
+from tests.support.workload import CLOCK, clocked, simulated
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 50_000
+PARTITIONS = list(range(8))
+
+
+def test_sigkill_at_three_random_moments(flow: Flow) -> None:
+    messages = simulated(EVENTS, seed=31)
+    asyncio.run(ensure_topics(flow.settings()))
+    produce(flow.kafka.bootstrap, flow.topic, messages)
+    expected = batch_result(messages, flow.settings(), CLOCK)
+    total = len(messages)
+    moments = sorted(random.Random(31).uniform(0.1, 0.9) for _ in range(3))
+
+    worker = WorkerProcess(clocked(flow.env()), flow.state_dir).start()
+    data_dir = worker.data_dir
+    try:
+        for fraction in moments:
+            target = fraction * total
+            wait_for(
+                lambda: committed_total(flow.kafka.bootstrap, flow.app_id, flow.topic) >= target,  # noqa: B023 - waited on at once
+                timeout_seconds=600,
+                what=f"{fraction:.0%} of the events committed",
+            )
+            worker.kill()
+            worker = WorkerProcess(clocked(flow.env()), flow.state_dir, data_dir=data_dir).start()
+        wait_for(
+            lambda: committed_lag(flow.kafka.bootstrap, flow.app_id, flow.topic) == 0,
+            timeout_seconds=600,
+            what="the last worker to commit every offset",
+        )
+        partitions, actual = worker_state(worker.base_url)
+    finally:
+        worker.stop()
+    assert partitions == PARTITIONS
+    assert differences(actual, expected) == []
+
+
+def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> None:
+    messages = simulated(EVENTS, seed=41)
+    asyncio.run(ensure_topics(flow.settings()))
+    expected = batch_result(messages, flow.settings(), CLOCK)
+    half = len(messages) // 2
+    env = clocked(flow.env())
+    first = WorkerProcess(env, flow.state_dir).start()
+    second = WorkerProcess(env, flow.state_dir).start()
+    third: WorkerProcess | None = None
+    try:
+        produce(flow.kafka.bootstrap, flow.topic, messages[:half])
+        wait_for(
+            lambda: committed_total(flow.kafka.bootstrap, flow.app_id, flow.topic) >= half // 2,
+            timeout_seconds=600,
+            what="a quarter of the events committed",
+        )
+        third = WorkerProcess(env, flow.state_dir).start()  # joins mid-stream
+        produce(flow.kafka.bootstrap, flow.topic, messages[half:])
+        wait_for(
+            lambda: committed_total(flow.kafka.bootstrap, flow.app_id, flow.topic) >= half,
+            timeout_seconds=600,
+            what="half of the events committed",
+        )
+        first.stop()  # leaves mid-stream
+        survivors = [second, third]
+        wait_for(
+            lambda: committed_lag(flow.kafka.bootstrap, flow.app_id, flow.topic) == 0,
+            timeout_seconds=600,
+            what="every offset committed",
+        )
+        states = wait_for(
+            lambda: _settled(survivors),
+            timeout_seconds=120,
+            what="the survivors to own every partition exactly once",
+        )
+    finally:
+        for worker in (first, second, third):
+            if worker is not None:
+                worker.stop()
+    actual = summed(states.values())
+    if (
+        actual != expected
+    ):  # say which partitions are wrong, to tell a rebalance bug from a fold bug
+        by_partition = batch_by_partition(
+            (
+                (m.partition, OutboundMessage(key=m.key, value=m.value or b"", headers=m.headers))
+                for m in read_topic(flow.kafka.bootstrap, flow.topic)
+            ),
+            flow.settings(),
+            CLOCK,
+        )
+        wrong = {p: len(differences(states[p], by_partition[p], 10_000)) for p in by_partition}
+        raise AssertionError(f"wrong keys by partition: {wrong}; {differences(actual, expected)}")
+
+
+def _settled(workers: list[WorkerProcess]) -> dict[int, Snapshot] | None:
+    """Each partition's aggregates, once the workers own every partition exactly once."""
+    states: dict[int, Snapshot] = {}
+    for worker in workers:
+        for partition, snapshot in worker_partitions(worker.base_url).items():
+            if partition in states:
+                return None
+            states[partition] = snapshot
+    return states if sorted(states) == PARTITIONS else None
