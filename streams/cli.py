@@ -210,5 +210,39 @@ def demo(
         raise fail(error) from error
 
 
+@app.command()
+def replay(
+    source: Annotated[
+        Path | None,
+        typer.Argument(exists=True, dir_okay=False, help="JSONL file: one message value per line."),
+    ] = None,
+    topic: Annotated[
+        str | None, typer.Option(help="Replay this topic from its first offset to its current end.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the summary and every metric value as JSON here.")
+    ] = None,
+) -> None:
+    """Compute the metrics in one batch from a JSONL file or a topic: the oracle and backfill."""
+    from rich.console import Console
+
+    from streams.replay_command import run_replay, write_result
+    from streams.replay_summary import print_summary
+
+    if (source is None) == (topic is None):
+        typer.secho("give either a JSONL file or --topic, not both", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = load_settings()
+    console = Console(stderr=True)
+    try:
+        result = run_replay(settings, source, topic, show_progress=console.is_terminal)
+    except DealpulseError as error:
+        raise fail(error) from error
+    print_summary(result, Console())
+    if out is not None:
+        write_result(result, out)
+        console.print(f"metrics written to {out}")
+
+
 def main() -> None:
     app()

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=92, ge=1, description="Daily windows kept.")
     retention_weeks: int = Field(default=53, ge=1, description="ISO-week windows kept.")
     retention_months: int = Field(default=25, ge=1, description="Monthly windows kept.")
+    export_windows: int = Field(
+        default=2,
+        ge=1,
+        description="Calendar windows per granularity on /metrics: 2 = current and previous.",
+    )
     clock: datetime | None = Field(
         default=None,
         description="A fixed 'now' (RFC 3339) for tests and reproducible replays; "

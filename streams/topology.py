@@ -20,6 +20,7 @@ from streams.ingest.ingestor import Ingestor
 from streams.metric_context import ContextSource, settings_clock
 from streams.settings import Settings
 from streams.worker.app import build_app
+from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import DealFold
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.ingest_agent import IngestHandler
@@ -94,6 +95,7 @@ def build_topology(settings: Settings) -> Topology:
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
     deal_fold = DealFold(deals, contexts, FoldMetrics(registry))
+    registry.register(BusinessCollector(deal_fold, contexts, settings.export_windows))
     handler = IngestHandler(
         Ingestor(settings, clock), deal_fold, dead_letter_topic, IngestMetrics(registry)
     )

@@ -31,8 +31,8 @@ class Ingestor:
         )
         self._clock = clock
 
-    def ingest(self, message: RawMessage) -> DealEvent | Rejection:
+    def ingest(self, message: RawMessage, *, check_key: bool = True) -> DealEvent | Rejection:
         decoded = decode(message, self._max_message_bytes)
         if isinstance(decoded, Rejection):
             return decoded
-        return self._validator.validate(decoded, message.key, self._clock())
+        return self._validator.validate(decoded, message.key, self._clock(), check_key=check_key)

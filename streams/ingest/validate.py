@@ -50,8 +50,9 @@ class EventValidator:
         self._currencies = currencies
 
     def validate(
-        self, payload: dict[str, Any], key: bytes | None, now: datetime
+        self, payload: dict[str, Any], key: bytes | None, now: datetime, *, check_key: bool = True
     ) -> DealEvent | Rejection:
+        """`check_key=False` for sources without message keys (JSONL files)."""
         if not self._validator.is_valid(payload):
             return _rejection_for(next(iter(self._validator.iter_errors(payload))))
         occurred_at = parse_timestamp(payload["occurred_at"])
@@ -74,7 +75,7 @@ class EventValidator:
                 f"({', '.join(sorted(known))})",
             )
         deal_id: str = payload["deal_id"]
-        if key is None or key != deal_id.encode("utf-8"):
+        if check_key and (key is None or key != deal_id.encode("utf-8")):
             return Rejection(
                 Reason.KEY_MISMATCH, f"message key {key!r} is not the deal_id {deal_id!r}"
             )

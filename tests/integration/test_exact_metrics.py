@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from streams.domain.snapshot_codec import decode_snapshot
 from streams.kafka.topics import ensure_topics
 from tests.integration.conftest import Flow
 from tests.support.kafka_io import committed_lag, produce
@@ -33,3 +39,23 @@ def test_one_worker_equals_the_batch_result(flow: Flow) -> None:
         partitions, actual = worker_state(worker.base_url)
     assert partitions == list(range(8))
     assert differences(actual, expected) == []
+
+
+def test_replay_of_the_topic_equals_the_batch_result(flow: Flow, tmp_path: Path) -> None:
+    messages = simulated(5_000, seed=22)
+    asyncio.run(ensure_topics(flow.settings()))
+    produce(flow.kafka.bootstrap, flow.topic, messages)
+    out = tmp_path / "replay.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "streams", "replay", "--topic", flow.topic, "--out", str(out)],
+        env={**os.environ, **clocked(flow.env())},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    replayed = json.loads(out.read_text())
+    assert replayed["messages"] == len(messages)
+    assert decode_snapshot(replayed["rows"]) == batch_result(messages, flow.settings(), CLOCK)
+    assert "messages read" in result.stdout

@@ -1,0 +1,45 @@
+"""The end-of-replay summary: what was read, what was refused, and the headline numbers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from rich.console import Console
+from rich.table import Table
+
+from streams.domain import catalogue as cat
+from streams.replay_command import ReplayResult
+
+HEADLINES = (
+    (cat.WON_REVENUE.name, "won revenue"),
+    (cat.DEALS_WON.name, "deals won"),
+    (cat.DEALS_LOST.name, "deals lost"),
+    (cat.DEALS_CHURNED.name, "deals churned"),
+)
+
+
+def print_summary(result: ReplayResult, console: Console) -> None:
+    counts = Table(title=f"replay (clock {result.now})", show_header=False)
+    counts.add_row("messages read", str(result.messages))
+    counts.add_row("accepted", str(result.accepted))
+    counts.add_row("distinct events", str(result.distinct_events))
+    counts.add_row("deals", str(result.deals))
+    counts.add_row("too late (older than every retention)", str(result.too_late))
+    for reason, count in sorted(result.rejected.items()):
+        counts.add_row(f"rejected: {reason}", str(count))
+    console.print(counts)
+
+    monthly: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for metric, _labels, granularity, start, value in result.rows:
+        if granularity == "month" and metric in dict(HEADLINES):
+            monthly[(start, metric)] += Decimal(value)
+    months = sorted({start for start, _ in monthly})[-3:]
+    if months:
+        table = Table(title="by month (all sellers and pipelines)")
+        table.add_column("metric")
+        for month in months:
+            table.add_column(month[:7], justify="right")
+        for metric, label in HEADLINES:
+            table.add_row(label, *(f"{monthly[(month, metric)]:,.2f}" for month in months))
+        console.print(table)

@@ -1,0 +1,120 @@
+"""The business metrics on /metrics: built fresh from the worker's own partitions at scrape.
+
+Nothing here is incremented: every value is the current sum over the deal states
+of the partitions this worker owns, so after a crash, a replay or a rebalance
+the export is simply right, and Prometheus' `sum by (...)` over the workers is
+exact. Per granularity, only the most recent `DEALPULSE_EXPORT_WINDOWS`
+calendar windows are exported (today and yesterday, this week and last...):
+Prometheus keeps the history itself; older windows stay in the worker's state
+and in `dealpulse replay`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from streams.domain import catalogue as cat
+from streams.domain.context import MetricContext
+from streams.domain.contributions import ContributionKey
+from streams.domain.exposition import exposition_samples
+from streams.domain.windows import Window, shift_window, window_start
+from streams.metric_context import ContextSource
+from streams.worker.deal_fold import DealFold
+
+SeriesKey = tuple[str, ...]
+
+
+class BusinessCollector(Collector):
+    def __init__(self, fold: DealFold, contexts: ContextSource, export_windows: int) -> None:
+        self._fold = fold
+        self._contexts = contexts
+        self._export_windows = export_windows
+
+    def collect(self) -> Iterator[Metric]:
+        ctx = self._contexts.current()
+        samples = exposition_samples(self._fold.snapshot(ctx), ctx)
+        exported = self._exported_windows(ctx)
+        by_metric: defaultdict[str, dict[ContributionKey, Decimal]] = defaultdict(dict)
+        for key, value in samples.items():
+            if key.window is None or key.window in exported:
+                by_metric[key.metric][key] = value
+        for spec in cat.ALL_METRICS:
+            if spec.kind == "histogram":
+                yield _histogram(spec, by_metric)
+            else:
+                yield _gauge(spec, by_metric.get(spec.name, {}))
+
+    def _exported_windows(self, ctx: MetricContext) -> set[Window]:
+        windows: set[Window] = set()
+        for granularity in ctx.cutoffs:
+            current = window_start(ctx.now, granularity, ctx.timezone)
+            windows.update(
+                Window(granularity, shift_window(current, granularity, -back))
+                for back in range(self._export_windows)
+            )
+        return windows
+
+
+def _label_names(spec: cat.MetricSpec, *extra: str) -> list[str]:
+    return [*spec.labels, *extra, *(cat.WINDOW_LABELS if spec.windowed else ())]
+
+
+def _label_values(key: ContributionKey, names: list[str]) -> list[str]:
+    values = dict(key.labels)
+    if key.window is not None:
+        values["granularity"] = key.window.granularity.value
+        values["window_start"] = key.window.start.isoformat()
+    return [values.get(name, "") for name in names]
+
+
+def _gauge(spec: cat.MetricSpec, samples: dict[ContributionKey, Decimal]) -> Metric:
+    names = _label_names(spec)
+    family = GaugeMetricFamily(spec.name, spec.help, labels=names)
+    for key, value in sorted(samples.items(), key=_order):
+        family.add_metric(_label_values(key, names), float(value))
+    return family
+
+
+def _histogram(
+    spec: cat.MetricSpec, by_metric: dict[str, dict[ContributionKey, Decimal]]
+) -> Metric:
+    names = _label_names(spec)
+    family = HistogramMetricFamily(spec.name, spec.help, labels=names)
+    buckets: defaultdict[SeriesKey, list[tuple[str, float]]] = defaultdict(list)
+    for key, value in by_metric.get(spec.bucket, {}).items():
+        le = dict(key.labels)["le"]
+        series = ContributionKey(
+            key.metric, tuple(p for p in key.labels if p[0] != "le"), key.window
+        )
+        buckets[tuple(_label_values(series, names))].append((le, float(value)))
+    sums = {
+        tuple(_label_values(key, names)): float(value)
+        for key, value in by_metric.get(spec.sum, {}).items()
+    }
+    for series_values, series_buckets in sorted(buckets.items()):
+        ordered = sorted(series_buckets, key=lambda bucket: _bound(bucket[0]))
+        family.add_metric(list(series_values), ordered, sums.get(series_values, 0.0))
+    return family
+
+
+def _bound(le: str) -> float:
+    return float("inf") if le == cat.INF else float(le)
+
+
+def _order(
+    item: tuple[ContributionKey, Decimal],
+) -> tuple[str, tuple[tuple[str, str], ...], str, date]:
+    key = item[0]
+    window = key.window
+    return (
+        key.metric,
+        key.labels,
+        window.granularity.value if window else "",
+        window.start if window else date.min,
+    )
