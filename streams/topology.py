@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
+from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streams.domain.snapshot_codec import encode_snapshot
@@ -22,6 +24,7 @@ from streams.settings import Settings
 from streams.worker.app import build_app
 from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import DealFold
+from streams.worker.engine_metrics import EngineCollector, EngineMetrics
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.ingest_agent import IngestHandler
 from streams.worker.ingest_metrics import IngestMetrics
@@ -95,9 +98,11 @@ def build_topology(settings: Settings) -> Topology:
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
     deal_fold = DealFold(deals, contexts, FoldMetrics(registry))
+    engine = EngineMetrics(registry, settings.topic_partitions)
+    guard = OffsetGuard()
     registry.register(BusinessCollector(deal_fold, contexts, settings.export_windows))
     handler = IngestHandler(
-        Ingestor(settings, clock), deal_fold, dead_letter_topic, IngestMetrics(registry)
+        Ingestor(settings, clock), deal_fold, dead_letter_topic, IngestMetrics(registry), engine
     )
 
     def owned_partitions() -> set[int]:
@@ -107,7 +112,17 @@ def build_topology(settings: Settings) -> Topology:
             if tp.topic == settings.topic_events
         }
 
-    guard = OffsetGuard()
+    def lag() -> dict[int, int]:
+        behind: dict[int, int] = {}
+        for partition in deal_fold.partitions:
+            tp = TP(settings.topic_events, partition)
+            high = app.consumer.highwater(tp) if app.consumer else None
+            next_offset = guard.next_offset(settings.topic_events, partition)
+            if high is not None and next_offset is not None:
+                behind[partition] = max(high - next_offset, 0)
+        return behind
+
+    registry.register(EngineCollector(deal_fold, lag))
 
     @app.agent(events_topic, name=INGEST_AGENT)
     async def ingest(stream: faust.StreamT[bytes]) -> None:
@@ -128,6 +143,7 @@ def build_topology(settings: Settings) -> Topology:
     ) -> None:
         (assigned,) = args
         guard.keep_only(assigned)
+        engine.rebalances.inc()
 
     @deals.on_recover
     async def rebuild_aggregates() -> None:
@@ -138,16 +154,25 @@ def build_topology(settings: Settings) -> Topology:
     @app.on_partitions_revoked.connect
     async def drop_aggregates(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         (revoked,) = args  # mode signals pass the payload positionally
-        deal_fold.drop(tp.partition for tp in revoked if tp.topic == settings.topic_events)
+        partitions = [tp.partition for tp in revoked if tp.topic == settings.topic_events]
+        deal_fold.drop(partitions)
+        engine.forget_partitions(partitions)
 
     @app.page(METRICS_PATH)
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        started = time.perf_counter()
+        body = generate_latest(registry)
+        engine.scrape_duration.set(time.perf_counter() - started)
+        return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page(STATE_PATH)
     async def aggregates(web: Any, request: Any) -> Any:
         ctx = contexts.current()
         per_partition = deal_fold.partition_snapshots(ctx)
+        if request.query.get("recompute"):  # a check: from the table, not the live aggregates
+            owned = set(deal_fold.partitions)
+            open_partition_stores(deals, owned)
+            per_partition = deal_fold.recompute(owned, deals.values())
         body = {
             "now": ctx.now.isoformat(),
             "partitions": {

@@ -6,7 +6,8 @@ the export is simply right, and Prometheus' `sum by (...)` over the workers is
 exact. Per granularity, only the most recent `DEALPULSE_EXPORT_WINDOWS`
 calendar windows are exported (today and yesterday, this week and last...):
 Prometheus keeps the history itself; older windows stay in the worker's state
-and in `dealpulse replay`.
+and in `dealpulse replay`. Each windowed series also carries `window="current"` or
+`window="previous"`, so a dashboard can select "today" without comparing dates.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from streams.metric_context import ContextSource
 from streams.worker.deal_fold import DealFold
 
 SeriesKey = tuple[str, ...]
+WINDOW_LABEL = "window"
 
 
 class BusinessCollector(Collector):
@@ -39,50 +41,63 @@ class BusinessCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         ctx = self._contexts.current()
         samples = exposition_samples(self._fold.snapshot(ctx), ctx)
-        exported = self._exported_windows(ctx)
+        exported = self._exported_windows(ctx)  # window -> "current" | "previous" | ...
         by_metric: defaultdict[str, dict[ContributionKey, Decimal]] = defaultdict(dict)
         for key, value in samples.items():
             if key.window is None or key.window in exported:
                 by_metric[key.metric][key] = value
         for spec in cat.ALL_METRICS:
             if spec.kind == "histogram":
-                yield _histogram(spec, by_metric)
+                yield _histogram(spec, by_metric, exported)
             else:
-                yield _gauge(spec, by_metric.get(spec.name, {}))
+                yield _gauge(spec, by_metric.get(spec.name, {}), exported)
 
-    def _exported_windows(self, ctx: MetricContext) -> set[Window]:
-        windows: set[Window] = set()
+    def _exported_windows(self, ctx: MetricContext) -> dict[Window, str]:
+        windows: dict[Window, str] = {}
         for granularity in ctx.cutoffs:
             current = window_start(ctx.now, granularity, ctx.timezone)
-            windows.update(
-                Window(granularity, shift_window(current, granularity, -back))
-                for back in range(self._export_windows)
-            )
+            for back in range(self._export_windows):
+                window = Window(granularity, shift_window(current, granularity, -back))
+                windows[window] = window_name(back)
         return windows
 
 
-def _label_names(spec: cat.MetricSpec, *extra: str) -> list[str]:
-    return [*spec.labels, *extra, *(cat.WINDOW_LABELS if spec.windowed else ())]
+def window_name(windows_back: int) -> str:
+    """The `window` label: which exported window a series is, relative to now."""
+    if windows_back == 0:
+        return "current"
+    if windows_back == 1:
+        return "previous"
+    return f"previous_{windows_back}"
 
 
-def _label_values(key: ContributionKey, names: list[str]) -> list[str]:
+def _label_names(spec: cat.MetricSpec) -> list[str]:
+    return [*spec.labels, *((*cat.WINDOW_LABELS, WINDOW_LABEL) if spec.windowed else ())]
+
+
+def _label_values(key: ContributionKey, names: list[str], exported: dict[Window, str]) -> list[str]:
     values = dict(key.labels)
     if key.window is not None:
         values["granularity"] = key.window.granularity.value
         values["window_start"] = key.window.start.isoformat()
+        values[WINDOW_LABEL] = exported[key.window]
     return [values.get(name, "") for name in names]
 
 
-def _gauge(spec: cat.MetricSpec, samples: dict[ContributionKey, Decimal]) -> Metric:
+def _gauge(
+    spec: cat.MetricSpec, samples: dict[ContributionKey, Decimal], exported: dict[Window, str]
+) -> Metric:
     names = _label_names(spec)
     family = GaugeMetricFamily(spec.name, spec.help, labels=names)
     for key, value in sorted(samples.items(), key=_order):
-        family.add_metric(_label_values(key, names), float(value))
+        family.add_metric(_label_values(key, names, exported), float(value))
     return family
 
 
 def _histogram(
-    spec: cat.MetricSpec, by_metric: dict[str, dict[ContributionKey, Decimal]]
+    spec: cat.MetricSpec,
+    by_metric: dict[str, dict[ContributionKey, Decimal]],
+    exported: dict[Window, str],
 ) -> Metric:
     names = _label_names(spec)
     family = HistogramMetricFamily(spec.name, spec.help, labels=names)
@@ -92,9 +107,9 @@ def _histogram(
         series = ContributionKey(
             key.metric, tuple(p for p in key.labels if p[0] != "le"), key.window
         )
-        buckets[tuple(_label_values(series, names))].append((le, float(value)))
+        buckets[tuple(_label_values(series, names, exported))].append((le, float(value)))
     sums = {
-        tuple(_label_values(key, names)): float(value)
+        tuple(_label_values(key, names, exported)): float(value)
         for key, value in by_metric.get(spec.sum, {}).items()
     }
     for series_values, series_buckets in sorted(buckets.items()):

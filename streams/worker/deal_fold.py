@@ -41,6 +41,7 @@ class DealFold:
         self._contexts = contexts
         self._metrics = metrics
         self._aggregates: dict[int, Aggregates] = {}
+        self._deals: dict[int, int] = {}
 
     def accept(self, event: DealEvent, partition: int) -> None:
         stored = self._table.get(event.deal_id)
@@ -61,6 +62,8 @@ class DealFold:
         if is_too_late(event, ctx):
             self._metrics.too_late.inc()
         self._table[event.deal_id] = {PARTITION_FIELD: partition, HISTORY_FIELD: new.to_dict()}
+        if not stored:
+            self._deals[partition] = self._deals.get(partition, 0) + 1
         self._partition(partition).apply(_contributions(old, ctx), _contributions(new, ctx))
         self._metrics.folded.inc()
 
@@ -77,11 +80,33 @@ class DealFold:
                 rebuilt[partition].add(_contributions(history, ctx))
                 deals[partition] += 1
         self._aggregates = rebuilt
+        self._deals = deals
         log.info("aggregates rebuilt", extra={"deals_by_partition": deals})
+
+    def recompute(
+        self, partitions: Iterable[int], stored_deals: Iterable[Any]
+    ) -> dict[int, Aggregates]:
+        """Aggregates recomputed from the table, without touching the live ones (a check)."""
+        owned = set(partitions)
+        ctx = self._contexts.current()
+        fresh = {partition: Aggregates() for partition in owned}
+        for stored in stored_deals:
+            if stored[PARTITION_FIELD] in owned:
+                history = DealHistory.from_dict(stored[HISTORY_FIELD])
+                fresh[stored[PARTITION_FIELD]].add(_contributions(history, ctx))
+        for aggregates in fresh.values():
+            aggregates.prune(ctx)
+        return fresh
 
     def drop(self, partitions: Iterable[int]) -> None:
         dropped = [p for p in partitions if self._aggregates.pop(p, None) is not None]
+        for partition in dropped:
+            self._deals.pop(partition, None)
         log.info("aggregates dropped", extra={"partitions": dropped})
+
+    def deal_counts(self) -> dict[int, int]:
+        """Deals in state per owned partition."""
+        return {p: count for p, count in self._deals.items() if p in self._aggregates}
 
     @property
     def partitions(self) -> list[int]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from streams.ingest.dead_letter import dead_letter
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage, normalise_headers
 from streams.ingest.rejection import Reason, Rejection
+from streams.worker.engine_metrics import EngineMetrics
 from streams.worker.event_sink import EventSink
 from streams.worker.ingest_metrics import IngestMetrics
 
@@ -27,12 +29,18 @@ DEAD_LETTER_BACKOFF_SECONDS = 0.5
 
 class IngestHandler:
     def __init__(
-        self, ingestor: Ingestor, sink: EventSink, dead_letter_topic: Any, metrics: IngestMetrics
+        self,
+        ingestor: Ingestor,
+        sink: EventSink,
+        dead_letter_topic: Any,
+        metrics: IngestMetrics,
+        engine: EngineMetrics | None = None,
     ) -> None:
         self._ingestor = ingestor
         self._sink = sink
         self._dead_letter_topic = dead_letter_topic
         self._metrics = metrics
+        self._engine = engine
 
     async def handle(self, message: Any) -> None:
         raw = RawMessage(
@@ -48,6 +56,10 @@ class IngestHandler:
             if not isinstance(outcome, Rejection):
                 self._sink.accept(outcome, raw.partition)
                 self._metrics.record_accepted()
+                if self._engine is not None:
+                    self._engine.observe_fold(
+                        raw.partition, outcome.occurred_at, message.timestamp, datetime.now(UTC)
+                    )
                 return
         except Exception as error:  # a bug must not stop the partition
             log.exception("ingest failed", extra={"origin": raw.origin})

@@ -40,6 +40,9 @@ class OffsetGuard:
         self._next = {tp: offset for tp, offset in self._next.items() if tp in kept}
         self._seeking.clear()
 
+    def next_offset(self, topic: str, partition: int) -> int | None:
+        return self._next.get(PartitionKey(topic, partition))
+
     def gap_before(self, topic: str, partition: int, offset: int) -> int | None:
         """The offset to seek back to when `offset` skips messages, else None."""
         expected = self._next.get(PartitionKey(topic, partition))

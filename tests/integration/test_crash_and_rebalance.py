@@ -97,6 +97,11 @@ def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> N
             timeout_seconds=120,
             what="the survivors to own every partition exactly once",
         )
+        from_tables = {
+            p: s
+            for w in survivors
+            for p, s in worker_partitions(w.base_url, recompute=True).items()
+        }
     finally:
         for worker in (first, second, third):
             if worker is not None:
@@ -114,7 +119,13 @@ def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> N
             CLOCK,
         )
         wrong = {p: len(differences(states[p], by_partition[p], 10_000)) for p in by_partition}
-        raise AssertionError(f"wrong keys by partition: {wrong}; {differences(actual, expected)}")
+        tables = {
+            p: len(differences(from_tables[p], by_partition[p], 10_000)) for p in by_partition
+        }
+        raise AssertionError(
+            f"wrong keys by partition: live {wrong}, from tables {tables}; "
+            f"{differences(actual, expected)}"
+        )
 
 
 def _settled(workers: list[WorkerProcess]) -> dict[int, Snapshot] | None:

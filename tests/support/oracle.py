@@ -42,9 +42,10 @@ def batch_result(
     return compute(accepted_events(messages, settings, now), ctx)
 
 
-def worker_partitions(base_url: str) -> dict[int, Snapshot]:
-    """The aggregates of each partition a worker owns."""
-    with urllib.request.urlopen(f"{base_url}/state/aggregates", timeout=30) as response:  # noqa: S310
+def worker_partitions(base_url: str, *, recompute: bool = False) -> dict[int, Snapshot]:
+    """The aggregates of each partition a worker owns (recomputed from its table if asked)."""
+    query = "?recompute=1" if recompute else ""
+    with urllib.request.urlopen(f"{base_url}/state/aggregates{query}", timeout=60) as response:  # noqa: S310
         body = json.loads(response.read())
     return {int(partition): decode_snapshot(rows) for partition, rows in body["partitions"].items()}
 

@@ -55,13 +55,16 @@ def collector_with(*deals: list[DealEvent]) -> CollectorRegistry:
     return registry
 
 
-def revenue(registry: CollectorRegistry, granularity: str, start: str) -> float | None:
+def revenue(
+    registry: CollectorRegistry, granularity: str, start: str, window: str = "current"
+) -> float | None:
     labels = {
         "tenant": "default",
         "pipeline": "new-business",
         "seller": "seller-1",
         "granularity": granularity,
         "window_start": start,
+        "window": window,
     }
     return registry.get_sample_value("dealpulse_won_revenue", labels)
 
@@ -73,10 +76,10 @@ def test_exports_current_and_previous_windows_only() -> None:
         won_deal("d3", NOW - timedelta(days=3), "300"),
     )
     assert revenue(registry, "day", "2026-11-18") == 100.5
-    assert revenue(registry, "day", "2026-11-17") == 200
+    assert revenue(registry, "day", "2026-11-17", "previous") == 200
     assert revenue(registry, "day", "2026-11-15") is None  # three days back: not exported
     assert revenue(registry, "week", "2026-11-16") == 300.5  # Monday the 16th
-    assert revenue(registry, "week", "2026-11-09") == 300
+    assert revenue(registry, "week", "2026-11-09", "previous") == 300
     assert revenue(registry, "month", "2026-11-01") == 600.5
 
 
@@ -88,6 +91,7 @@ def test_histograms_are_cumulative_with_inf() -> None:
         "seller": "seller-1",
         "granularity": "day",
         "window_start": "2026-11-18",
+        "window": "current",
     }
     assert registry.get_sample_value("dealpulse_ticket_size_bucket", {**labels, "le": "100"}) == 0
     assert registry.get_sample_value("dealpulse_ticket_size_bucket", {**labels, "le": "500"}) == 1

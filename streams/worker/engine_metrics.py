@@ -1,0 +1,101 @@
+"""Engine health on /metrics: how much flows, how late, how far behind, who owns what.
+
+Delays and rebalances are process observations (histograms and counters);
+lag, ownership and state size are read at scrape time from the worker's own
+bookkeeping, so they never describe a partition the worker no longer owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from streams.worker.deal_fold import DealFold
+
+EVENT_DELAY_BUCKETS_SECONDS = (1, 5, 15, 60, 300, 900, 3600, 14_400, 86_400, 604_800, 2_592_000)
+KAFKA_DELAY_BUCKETS_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+LagSource = Callable[[], dict[int, int]]
+
+
+class EngineMetrics:
+    def __init__(self, registry: CollectorRegistry, partitions_total: int) -> None:
+        self.event_delay = Histogram(
+            "dealpulse_event_delay_seconds",
+            "Seconds from an event's occurred_at (event time) to its fold, wall clock.",
+            buckets=EVENT_DELAY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.kafka_delay = Histogram(
+            "dealpulse_kafka_delay_seconds",
+            "Seconds from the Kafka message timestamp to the event's fold.",
+            buckets=KAFKA_DELAY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.rebalances = Counter(
+            "dealpulse_rebalances", "Partition assignments this worker received.", registry=registry
+        )
+        self.scrape_duration = Gauge(
+            "dealpulse_scrape_duration_seconds",
+            "Seconds the previous /metrics scrape of this worker took to build.",
+            registry=registry,
+        )
+        self.newest_event = Gauge(
+            "dealpulse_newest_event_timestamp_seconds",
+            "Unix time of the newest event time folded, per owned partition.",
+            ["partition"],
+            registry=registry,
+        )
+        self._newest: dict[int, float] = {}
+        Gauge(
+            "dealpulse_partitions_total",
+            "Partitions of the event topic (the number every worker together must own).",
+            registry=registry,
+        ).set(partitions_total)
+
+    def observe_fold(
+        self, partition: int, occurred_at: datetime, kafka_timestamp_seconds: float, now: datetime
+    ) -> None:
+        self.event_delay.observe(max((now - occurred_at).total_seconds(), 0.0))
+        self.kafka_delay.observe(max(now.timestamp() - kafka_timestamp_seconds, 0.0))
+        seconds = occurred_at.timestamp()
+        if seconds > self._newest.get(partition, float("-inf")):
+            self._newest[partition] = seconds
+            self.newest_event.labels(str(partition)).set(seconds)
+
+    def forget_partitions(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            if self._newest.pop(partition, None) is not None:
+                self.newest_event.remove(str(partition))
+
+
+class EngineCollector(Collector):
+    """Ownership, state size and lag, read at scrape time."""
+
+    def __init__(self, fold: DealFold, lag: LagSource) -> None:
+        self._fold = fold
+        self._lag = lag
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "dealpulse_partitions_owned",
+            "Partitions of the event topic this worker owns and exports.",
+            value=len(self._fold.partitions),
+        )
+        yield GaugeMetricFamily(
+            "dealpulse_state_deals",
+            "Deals kept in the state of this worker's owned partitions.",
+            value=sum(self._fold.deal_counts().values()),
+        )
+        lag = GaugeMetricFamily(
+            "dealpulse_consumer_lag",
+            "Messages of the partition not yet folded here (high watermark - next offset).",
+            labels=["partition"],
+        )
+        for partition, behind in sorted(self._lag().items()):
+            lag.add_metric([str(partition)], behind)
+        yield lag
