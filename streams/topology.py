@@ -26,6 +26,7 @@ from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import DealFold
 from streams.worker.engine_metrics import EngineCollector, EngineMetrics
 from streams.worker.fold_metrics import FoldMetrics
+from streams.worker.group_offsets import GroupOffsets
 from streams.worker.ingest_agent import IngestHandler
 from streams.worker.ingest_metrics import IngestMetrics
 from streams.worker.offset_guard import OffsetGuard
@@ -123,6 +124,7 @@ def build_topology(settings: Settings) -> Topology:
         return behind
 
     registry.register(EngineCollector(deal_fold, lag))
+    committed_offsets = GroupOffsets(settings)
 
     @app.agent(events_topic, name=INGEST_AGENT)
     async def ingest(stream: faust.StreamT[bytes]) -> None:
@@ -130,6 +132,11 @@ def build_topology(settings: Settings) -> Topology:
         async for event in cast(faust.Stream[bytes], stream).noack().events():
             message = event.message
             expected = guard.gap_before(message.topic, message.partition, message.offset)
+            if expected is not None:
+                committed = await committed_offsets.of(message.topic, message.partition)
+                if committed is not None:
+                    guard.rebase(message.topic, message.partition, committed)
+                expected = guard.gap_before(message.topic, message.partition, message.offset)
             if expected is not None:
                 await refuse_past_gap(app, guard, message, expected)
                 continue

@@ -8,7 +8,9 @@ offsets, so acknowledging that message would commit past the gap and the
 events in the gap would never be folded: the numbers would be wrong for good.
 
 The guard remembers, per partition this worker keeps owning, the next offset it
-expects. A message beyond it is not processed and not acknowledged; the
+expects. A message beyond it is checked against the group's committed offset
+(another worker may have folded the gap while this one was out of the group);
+if the gap is real, the message is not processed and not acknowledged, and the
 partition is sought back to the expected offset, so the skipped messages (and
 then this one) are fetched again. Offsets below the expectation are ordinary
 at-least-once redeliveries, and the fold is idempotent for them.
@@ -57,6 +59,13 @@ class OffsetGuard:
             return False
         self._seeking[key] = expected
         return True
+
+    def rebase(self, topic: str, partition: int, committed: int) -> None:
+        """The group committed past our expectation: another worker folded those offsets."""
+        key = PartitionKey(topic, partition)
+        if committed > self._next.get(key, committed):
+            self._next[key] = committed
+            self._seeking.pop(key, None)
 
     def processed(self, topic: str, partition: int, offset: int) -> None:
         key = PartitionKey(topic, partition)

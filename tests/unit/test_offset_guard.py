@@ -48,3 +48,13 @@ def test_partitions_not_kept_after_a_rebalance_are_forgotten() -> None:
     guard.keep_only([TP("t", 1)])
     assert guard.gap_before("t", 1, 50) == 11
     assert guard.gap_before("t", 2, 50) is None
+
+
+def test_a_gap_another_worker_committed_is_no_gap() -> None:
+    guard = OffsetGuard()
+    guard.processed("t", 1, 1489)
+    assert guard.gap_before("t", 1, 3529) == 1490
+    guard.rebase("t", 1, 3529)
+    assert guard.gap_before("t", 1, 3529) is None
+    guard.rebase("t", 1, 100)  # never moves backwards
+    assert guard.gap_before("t", 1, 3600) == 3529
