@@ -1,0 +1,1 @@
+"""Deployment files of dealpulse; Python only in deploy/grafana/dashboards_src."""

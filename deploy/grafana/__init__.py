@@ -1,0 +1,1 @@
+"""Grafana provisioning and the dashboards-as-code generator (dashboards_src)."""
