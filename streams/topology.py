@@ -34,6 +34,7 @@ from streams.worker.offset_guard import OffsetGuard
 log = logging.getLogger(__name__)
 
 INGEST_AGENT = "dealpulse.ingest"
+GAP_RESEEK_SECONDS = 5.0
 DEALS_TABLE = "deals"  # changelog topic: <app_id>-deals-changelog
 METRICS_PATH = "/metrics"
 STATE_PATH = "/state/aggregates"
@@ -143,6 +144,18 @@ def build_topology(settings: Settings) -> Topology:
             await handler.handle(message)
             guard.processed(message.topic, message.partition, message.offset)
             event.ack()
+
+    @app.timer(GAP_RESEEK_SECONDS)  # type: ignore[untyped-decorator]  # faust leaves it untyped
+    async def reseek_open_gaps() -> None:
+        consumer: Any = app.consumer
+        owned = consumer.assignment() if consumer else set()
+        for key, expected in guard.open_gaps().items():
+            tp = TP(key.topic, key.partition)
+            if tp in owned:
+                log.warning(
+                    "gap still open; seeking again", extra={"tp": str(tp), "offset": expected}
+                )
+                await consumer.seek(tp, expected)
 
     @app.on_partitions_assigned.connect
     async def forget_moved_partitions(

@@ -60,6 +60,14 @@ class OffsetGuard:
         self._seeking[key] = expected
         return True
 
+    def open_gaps(self) -> dict[PartitionKey, int]:
+        """Partitions waiting for a sought-back offset: seek again if it does not come.
+
+        Faust repositions partitions itself during rebalances, which can undo a
+        seek; without a retry such a partition would wait forever.
+        """
+        return dict(self._seeking)
+
     def rebase(self, topic: str, partition: int, committed: int) -> None:
         """The group committed past our expectation: another worker folded those offsets."""
         key = PartitionKey(topic, partition)
