@@ -61,7 +61,7 @@ def kafka() -> Iterator[Kafka]:
     if external:
         yield Kafka(external)
         return
-    broker_dir = TEST_STATE_DIR / "kafka"
+    broker_dir = TEST_STATE_DIR / f"kafka-{os.getpid()}"  # concurrent sessions stay apart
     shutil.rmtree(broker_dir, ignore_errors=True)
     settings = Settings(
         local_kafka_dir=broker_dir,
@@ -74,6 +74,7 @@ def kafka() -> Iterator[Kafka]:
         yield Kafka(status.bootstrap)
     finally:
         broker.down()
+        shutil.rmtree(broker_dir, ignore_errors=True)
 
 
 @pytest.fixture
