@@ -213,7 +213,7 @@ class LocalBroker:
     def _wait_until_answering(self, pid: int) -> None:
         deadline = time.monotonic() + self._settings.local_kafka_start_timeout_seconds
         while time.monotonic() < deadline:
-            if not _is_our_broker(pid):
+            if not _alive(pid):  # not the cmdline check: it reads empty while the JVM re-execs
                 raise BrokerError(f"the local broker exited while starting:\n{self._log_tail()}")
             if answers_metadata(
                 self.bootstrap, timeout_seconds=2.0, require_group_coordinator=True
@@ -292,6 +292,15 @@ def _port_open(bootstrap: str) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(1.0)
         return probe.connect_ex((host, int(port))) == 0
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _is_our_broker(pid: int) -> bool:
