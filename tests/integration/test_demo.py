@@ -17,6 +17,7 @@ from tests.support.worker_process import free_port, scrape_url
 
 pytestmark = pytest.mark.integration
 
+STOP_DEADLINE_SECONDS = 240
 METRICS_URL = re.compile(r"metrics at (http://\S+/metrics)")
 
 
@@ -77,7 +78,13 @@ def test_demo_flows_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         assert worker_pids(marker)
     finally:
         demo.send_signal(signal.SIGINT)
-        exit_code = demo.wait(timeout=120)
+        try:
+            # stopping the worker (<= 30 s) and the broker (<= 30 s, then KILL) in order
+            exit_code = demo.wait(timeout=STOP_DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait()
+            raise
     output = log_path.read_text()
     assert "local Kafka stopped" in output, output
     assert exit_code in (0, 130), output
