@@ -40,8 +40,15 @@ class BusinessCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         ctx = self._contexts.current()
-        samples = exposition_samples(self._fold.snapshot(ctx), ctx)
         exported = self._exported_windows(ctx)  # window -> "current" | "previous" | ...
+        # Only exported windows are built (a scrape runs on the worker's event loop); the
+        # active-deal changes all stay, since their running totals start at the oldest window.
+        snapshot = {
+            key: value
+            for key, value in self._fold.snapshot(ctx).items()
+            if key.window is None or key.window in exported or key.metric in cat.CARRIED_METRICS
+        }
+        samples = exposition_samples(snapshot, ctx)
         by_metric: defaultdict[str, dict[ContributionKey, Decimal]] = defaultdict(dict)
         for key, value in samples.items():
             if key.window is None or key.window in exported:

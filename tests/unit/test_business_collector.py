@@ -109,3 +109,16 @@ def test_every_family_has_help_and_no_total_suffix() -> None:
     business = [line for line in text.splitlines() if line.startswith(BUSINESS_PREFIXES)]
     assert business
     assert not any("_total" in line for line in business)
+
+
+def test_active_deals_count_wins_older_than_the_exported_windows() -> None:
+    registry = collector_with(won_deal("old", NOW - timedelta(days=60), "10"))
+    labels = {
+        "tenant": "default",
+        "pipeline": "new-business",
+        "seller": "seller-1",
+        "granularity": "month",
+        "window_start": "2026-11-01",
+        "window": "current",
+    }
+    assert registry.get_sample_value("dealpulse_deals_active_at_window_start", labels) == 1
