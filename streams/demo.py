@@ -38,7 +38,16 @@ class DemoCounts:
     produced: int = 0
 
 
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(settings: Settings, request: SimulateRequest, console: Console) -> None:
+    # A shell without job control starts background commands with SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt: install the handlers explicitly, and
+    # treat SIGTERM (a service manager, `kill`) as Ctrl-C too.
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     broker = LocalBroker(settings) if settings.uses_local_broker else None
     started_broker = False
     if broker is not None:

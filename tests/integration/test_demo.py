@@ -84,6 +84,8 @@ def test_demo_flows_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             demo.kill()
             demo.wait()
+            for pid in broker_pids(tmp_path) + worker_pids(marker):
+                os.kill(pid, signal.SIGKILL)
             raise
     output = log_path.read_text()
     assert "local Kafka stopped" in output, output
