@@ -26,38 +26,54 @@ from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import DealFold
 from streams.worker.engine_metrics import EngineCollector, EngineMetrics
 from streams.worker.fold_metrics import FoldMetrics
-from streams.worker.group_offsets import GroupOffsets
 from streams.worker.ingest_agent import IngestHandler
 from streams.worker.ingest_metrics import IngestMetrics
-from streams.worker.offset_guard import OffsetGuard
+from streams.worker.offset_guard import OffsetGuard, PartitionKey
+from streams.worker.partition_reader import PartitionReader
 
 log = logging.getLogger(__name__)
 
 INGEST_AGENT = "dealpulse.ingest"
-GAP_RESEEK_SECONDS = 5.0
 DEALS_TABLE = "deals"  # changelog topic: <app_id>-deals-changelog
 METRICS_PATH = "/metrics"
 STATE_PATH = "/state/aggregates"
 
 
-async def refuse_past_gap(app: faust.App, guard: OffsetGuard, message: Any, expected: int) -> None:
-    """Leave a message that skipped offsets unacknowledged and fetch from the gap again."""
-    log.warning(
-        "message past a gap in its partition; fetching the gap again",
-        extra={
-            "topic": message.topic,
-            "partition": message.partition,
-            "offset": message.offset,
-            "expected": expected,
-        },
-    )
-    # Faust has no public "drop without acknowledging": mark it done so a
-    # rebalance does not wait for it, but keep its offset out of the commit.
+def drop_unacknowledged(app: faust.App, message: Any) -> None:
+    """Let go of a message of a partition this worker no longer owns, without committing it.
+
+    Folding it would write a stale deal state into a changelog partition
+    another worker now owns. Faust has no public "drop without acknowledging":
+    mark it done so a rebalance does not wait for it, but keep its offset out of
+    the commit.
+    """
     message.acked = True
     consumer: Any = app.consumer
     consumer._unacked_messages.discard(message)
-    if guard.needs_seek(message.topic, message.partition, expected):
-        await consumer.seek(message.tp, expected)
+
+
+@dataclass(eq=False)  # hashed by identity, like Faust's messages
+class _ReadOffset:
+    """What Faust's `Consumer.ack` reads of a message: enough to acknowledge an offset."""
+
+    tp: TP
+    offset: int
+    acked: bool = False
+
+    @property
+    def topic(self) -> str:
+        return self.tp.topic
+
+
+def acknowledge_offset(app: faust.App, tp: TP, offset: int) -> None:
+    """Acknowledge an offset folded from a direct read, so Faust's commit can pass it.
+
+    Faust commits only a consecutive run of acknowledged offsets from the last
+    commit; offsets it dropped as "already read" would hold the partition's
+    commit back for good.
+    """
+    consumer: Any = app.consumer
+    consumer.ack(_ReadOffset(tp, offset))
 
 
 def open_partition_stores(table: Any, partitions: set[int]) -> None:
@@ -125,44 +141,41 @@ def build_topology(settings: Settings) -> Topology:
         return behind
 
     registry.register(EngineCollector(deal_fold, lag))
-    committed_offsets = GroupOffsets(settings)
+    reader = PartitionReader(settings)
 
     @app.agent(events_topic, name=INGEST_AGENT)
     async def ingest(stream: faust.StreamT[bytes]) -> None:
-        # Acknowledged by hand, after folding: see OffsetGuard for why some are not.
+        # Acknowledged by hand, after folding: see OffsetGuard for why.
         async for event in cast(faust.Stream[bytes], stream).noack().events():
             message = event.message
-            expected = guard.gap_before(message.topic, message.partition, message.offset)
-            if expected is not None:
-                committed = await committed_offsets.of(message.topic, message.partition)
-                if committed is not None:
-                    guard.rebase(message.topic, message.partition, committed)
-                expected = guard.gap_before(message.topic, message.partition, message.offset)
-            if expected is not None:
-                await refuse_past_gap(app, guard, message, expected)
+            if app.consumer is None or message.tp not in app.consumer.assignment():
+                drop_unacknowledged(app, message)
                 continue
+            missing_from = guard.gap_before(message.topic, message.partition, message.offset)
+            if missing_from is not None:
+                missed = await reader.read(
+                    message.topic, message.partition, missing_from, message.offset
+                )
+                log.warning(
+                    "message past a gap; folded the missed offsets first",
+                    extra={"tp": str(message.tp), "from": missing_from, "read": len(missed)},
+                )
+                engine.refetched.inc(len(missed))
+                for record in missed:
+                    await handler.handle(record)
+                    acknowledge_offset(app, message.tp, record.offset)
             await handler.handle(message)
             guard.processed(message.topic, message.partition, message.offset)
             event.ack()
 
-    @app.timer(GAP_RESEEK_SECONDS)  # type: ignore[untyped-decorator]  # faust leaves it untyped
-    async def reseek_open_gaps() -> None:
-        consumer: Any = app.consumer
-        owned = consumer.assignment() if consumer else set()
-        for key, expected in guard.open_gaps().items():
-            tp = TP(key.topic, key.partition)
-            if tp in owned:
-                log.warning(
-                    "gap still open; seeking again", extra={"tp": str(tp), "offset": expected}
-                )
-                await consumer.seek(tp, expected)
-
     @app.on_partitions_assigned.connect
-    async def forget_moved_partitions(
+    async def expect_committed_offsets(
         sender: Any, /, *args: Any, signal: Any, **kwargs: Any
     ) -> None:
         (assigned,) = args
-        guard.keep_only(assigned)
+        topic = settings.topic_events
+        starts = await reader.starts(topic, [tp.partition for tp in assigned if tp.topic == topic])
+        guard.reset({PartitionKey(topic, partition): at for partition, at in starts.items()})
         engine.rebalances.inc()
 
     @deals.on_recover

@@ -42,7 +42,10 @@ class Aggregates:
         """Replace one deal's `old` contributions by its `new` ones."""
         for key, value in new.items():
             before = old.get(key)
-            self._add(key, value if before is None else EXACT.subtract(value, before))
+            if before is None:
+                self._add(key, value)
+            elif before != value:  # most keys of a deal do not change with one event
+                self._add(key, EXACT.subtract(value, before))
         for key, before in old.items():
             if key not in new:
                 self._add(key, EXACT.minus(before))

@@ -13,9 +13,9 @@ A deleted deal, or one with no event, contributes nothing. Zero values are left 
 from __future__ import annotations
 
 from bisect import bisect_left
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from streams.domain import catalogue as cat
@@ -24,6 +24,7 @@ from streams.domain.money import EXACT, Money, multiply_exact
 from streams.domain.pipeline_config import RESERVED_STAGE_NAMES, WON
 from streams.domain.view import Anomaly, DealStatus, DealView, StageVisit
 from streams.domain.windows import (
+    Granularity,
     Window,
     first_window_start_at_or_after,
     local_date,
@@ -47,9 +48,30 @@ class ContributionKey(NamedTuple):
 
 def labels(**values: str | None) -> Labels:
     """Label pairs sorted by name; a missing value becomes `MISSING`."""
-    return tuple(
-        sorted((name, MISSING if value is None else value) for name, value in values.items())
-    )
+    return _sorted_labels(tuple(values.items()))
+
+
+@lru_cache(maxsize=65_536)  # the hot path: the same few label sets, deal after deal
+def _sorted_labels(pairs: tuple[tuple[str, str | None], ...]) -> Labels:
+    return tuple(sorted((name, MISSING if value is None else value) for name, value in pairs))
+
+
+@lru_cache(maxsize=65_536)
+def _with_le(label_pairs: Labels, le: str) -> Labels:
+    return tuple(sorted((*label_pairs, ("le", le))))
+
+
+@lru_cache(maxsize=4_096)
+def _retained_windows(
+    day: date, cutoffs: tuple[tuple[Granularity, date], ...]
+) -> tuple[Window, ...]:
+    """The windows containing local date `day` that start at or after their cutoff."""
+    found: list[Window] = []
+    for granularity, cutoff in cutoffs:
+        start = window_start_of_date(day, granularity)
+        if start >= cutoff:
+            found.append(Window(granularity, start))
+    return tuple(found)
 
 
 def seconds(duration: timedelta) -> Decimal:
@@ -99,29 +121,26 @@ def config_anomalies(view: DealView, ctx: MetricContext) -> frozenset[Anomaly]:
 class _Sink:
     """Collects one deal's contributions; caches the windows of each instant."""
 
-    __slots__ = ("_windows", "ctx", "values")
+    __slots__ = ("_cutoffs", "_windows", "ctx", "values")
 
     def __init__(self, ctx: MetricContext) -> None:
         self.ctx = ctx
         self.values: dict[ContributionKey, Decimal] = {}
-        self._windows: dict[datetime, list[Window]] = {}
+        self._windows: dict[datetime, tuple[Window, ...]] = {}
+        self._cutoffs = tuple(ctx.cutoffs.items())
 
-    def windows(self, at: datetime) -> list[Window]:
+    def windows(self, at: datetime) -> tuple[Window, ...]:
         """The retained windows containing instant `at`, one per granularity."""
         found = self._windows.get(at)
         if found is None:
-            day = local_date(at, self.ctx.timezone)
-            found = []
-            for granularity, cutoff in self.ctx.cutoffs.items():
-                start = window_start_of_date(day, granularity)
-                if start >= cutoff:
-                    found.append(Window(granularity, start))
+            found = _retained_windows(local_date(at, self.ctx.timezone), self._cutoffs)
             self._windows[at] = found
         return found
 
     def add(self, metric: str, label_pairs: Labels, window: Window | None, value: Decimal) -> None:
         key = ContributionKey(metric, label_pairs, window)
-        self.values[key] = EXACT.add(self.values.get(key, ZERO), value)
+        known = self.values.get(key)
+        self.values[key] = value if known is None else EXACT.add(known, value)
 
     def add_windowed(self, metric: str, label_pairs: Labels, at: datetime, value: Decimal) -> None:
         for window in self.windows(at):
@@ -137,7 +156,7 @@ class _Sink:
     ) -> None:
         """One histogram observation: its bucket, sum and count, in the windows of `at`."""
         le = _le_labels(bounds)[bisect_left(bounds, value)]
-        bucket_labels = tuple(sorted((*label_pairs, ("le", le))))
+        bucket_labels = _with_le(label_pairs, le)
         self.add_windowed(spec.in_bucket, bucket_labels, at, ONE)
         self.add_windowed(spec.sum, label_pairs, at, value)
         self.add_windowed(spec.count, label_pairs, at, ONE)

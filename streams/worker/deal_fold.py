@@ -10,7 +10,10 @@ nothing is ever counted twice.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from streams.domain.aggregates import Aggregates
@@ -18,7 +21,7 @@ from streams.domain.context import MetricContext, is_too_late
 from streams.domain.contributions import ContributionKey, contributions
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
-from streams.domain.history import DealHistory
+from streams.domain.history import DealHistory, encode_event
 from streams.metric_context import ContextSource
 from streams.worker.fold_metrics import FoldMetrics
 
@@ -26,6 +29,23 @@ log = logging.getLogger(__name__)
 
 PARTITION_FIELD = "partition"
 HISTORY_FIELD = "history"
+EVENTS_FIELD = "events"
+
+
+@dataclass(slots=True)
+class _Folded:
+    """A deal as last folded here: what the table holds, and what it contributes.
+
+    Kept for recently folded deals so the next event of a deal neither decodes
+    its stored history nor recomputes the contributions it is about to retract.
+    Contributions computed with an older context are fine to retract: the
+    aggregates are pruned to the current context before every export (see
+    `Aggregates.prune`).
+    """
+
+    stored: dict[str, Any]
+    history: DealHistory
+    contributions: dict[ContributionKey, Decimal]
 
 
 class DealFold:
@@ -36,36 +56,55 @@ class DealFold:
         table: MutableMapping[str, Any],
         contexts: ContextSource,
         metrics: FoldMetrics,
+        cache_deals: int = 0,
     ) -> None:
         self._table = table
         self._contexts = contexts
         self._metrics = metrics
         self._aggregates: dict[int, Aggregates] = {}
         self._deals: dict[int, int] = {}
+        self._cache: OrderedDict[str, _Folded] = OrderedDict()
+        self._cache_deals = cache_deals
 
     def accept(self, event: DealEvent, partition: int) -> None:
-        stored = self._table.get(event.deal_id)
-        old = (
-            DealHistory.from_dict(stored[HISTORY_FIELD])
-            if stored
-            else DealHistory.empty(event.deal_id)
-        )
+        ctx = self._contexts.current()
+        known = self._cache.pop(event.deal_id, None) or self._load(event.deal_id, ctx)
+        old = known.history if known else DealHistory.empty(event.deal_id)
         new = old.add(event)
-        if new == old:
+        if new is old:
             # Written again on purpose: after a kill -9 the local RocksDB can hold a
             # state whose changelog message was never sent. The redelivered event is
             # a duplicate here, and this write is what puts that state in the changelog.
-            self._table[event.deal_id] = stored
+            if known is not None:
+                self._table[event.deal_id] = known.stored
+                self._remember(event.deal_id, known)
             self._metrics.duplicates.inc()
             return
-        ctx = self._contexts.current()
         if is_too_late(event, ctx):
             self._metrics.too_late.inc()
-        self._table[event.deal_id] = {PARTITION_FIELD: partition, HISTORY_FIELD: new.to_dict()}
-        if not stored:
+        stored = {PARTITION_FIELD: partition, HISTORY_FIELD: _encode(new, known, event)}
+        self._table[event.deal_id] = stored
+        if known is None:
             self._deals[partition] = self._deals.get(partition, 0) + 1
-        self._partition(partition).apply(_contributions(old, ctx), _contributions(new, ctx))
+        folded = _Folded(stored, new, _contributions(new, ctx))
+        old_contributions = known.contributions if known else {}
+        self._partition(partition).apply(old_contributions, folded.contributions)
+        self._remember(event.deal_id, folded)
         self._metrics.folded.inc()
+
+    def _load(self, deal_id: str, ctx: MetricContext) -> _Folded | None:
+        stored = self._table.get(deal_id)
+        if not stored:
+            return None
+        history = DealHistory.from_dict(stored[HISTORY_FIELD])
+        return _Folded(stored, history, _contributions(history, ctx))
+
+    def _remember(self, deal_id: str, folded: _Folded) -> None:
+        if self._cache_deals <= 0:
+            return
+        self._cache[deal_id] = folded
+        if len(self._cache) > self._cache_deals:
+            self._cache.popitem(last=False)
 
     def rebuild(self, partitions: Iterable[int], stored_deals: Iterable[Any]) -> None:
         """Aggregates of `partitions` recomputed from the recovered deal states."""
@@ -81,6 +120,7 @@ class DealFold:
                 deals[partition] += 1
         self._aggregates = rebuilt
         self._deals = deals
+        self._cache.clear()  # recovery may have changed any deal of these partitions
         log.info("aggregates rebuilt", extra={"deals_by_partition": deals})
 
     def recompute(
@@ -100,6 +140,7 @@ class DealFold:
 
     def drop(self, partitions: Iterable[int]) -> None:
         dropped = [p for p in partitions if self._aggregates.pop(p, None) is not None]
+        self._cache.clear()
         for partition in dropped:
             self._deals.pop(partition, None)
         log.info("aggregates dropped", extra={"partitions": dropped})
@@ -133,3 +174,15 @@ def _contributions(history: DealHistory, ctx: MetricContext) -> dict[Contributio
     if not len(history):
         return {}
     return contributions(fold(history), ctx)
+
+
+def _encode(new: DealHistory, known: _Folded | None, added: DealEvent) -> dict[str, Any]:
+    """`new.to_dict()`, re-using the encoded events the table already holds."""
+    if known is None or len(new) != len(known.history) + 1:
+        return new.to_dict()  # an event replaced by its canonical twin: rare, encode all
+    encoded = known.stored[HISTORY_FIELD][EVENTS_FIELD]
+    index = new.events.index(added)
+    return {
+        **known.stored[HISTORY_FIELD],
+        EVENTS_FIELD: [*encoded[:index], encode_event(added), *encoded[index:]],
+    }

@@ -39,6 +39,12 @@ class EngineMetrics:
         self.rebalances = Counter(
             "dealpulse_rebalances", "Partition assignments this worker received.", registry=registry
         )
+        self.refetched = Counter(
+            "dealpulse_offsets_refetched",
+            "Messages read straight from the log because the consumer skipped them "
+            "after a rebalance (folded before the message that skipped them).",
+            registry=registry,
+        )
         self.scrape_duration = Gauge(
             "dealpulse_scrape_duration_seconds",
             "Seconds the previous /metrics scrape of this worker took to build.",

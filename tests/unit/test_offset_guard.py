@@ -1,60 +1,80 @@
-"""The offset guard refuses messages past a gap, once per gap, and forgets moved partitions."""
+"""The offset guard finds skipped offsets and resets its expectations at each rebalance."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from hypothesis import given
+from hypothesis import strategies as st
 
-from streams.worker.offset_guard import OffsetGuard
-
-
-class TP(NamedTuple):
-    topic: str
-    partition: int
+from streams.worker.offset_guard import OffsetGuard, PartitionKey
 
 
-def test_first_message_of_a_partition_is_never_a_gap() -> None:
+def test_first_message_of_an_unknown_partition_is_never_a_gap() -> None:
     assert OffsetGuard().gap_before("t", 0, 5394) is None
 
 
-def test_a_jump_past_the_expected_offset_is_a_gap() -> None:
+def test_a_jump_past_the_expected_offset_is_a_gap_from_the_expected_one() -> None:
     guard = OffsetGuard()
     guard.processed("t", 3, 3230)
     assert guard.gap_before("t", 3, 3231) is None
     assert guard.gap_before("t", 3, 5394) == 3231
 
 
-def test_redeliveries_below_the_expectation_are_processed() -> None:
+def test_redeliveries_below_the_expectation_neither_gap_nor_move_it_back() -> None:
     guard = OffsetGuard()
     guard.processed("t", 3, 100)
     assert guard.gap_before("t", 3, 40) is None
     guard.processed("t", 3, 40)
-    assert guard.gap_before("t", 3, 41) is None
-    assert guard.gap_before("t", 3, 101) == 41
+    assert guard.next_offset("t", 3) == 101
+    assert guard.gap_before("t", 3, 102) == 101
 
 
-def test_one_seek_per_gap() -> None:
+def test_assigned_partitions_start_at_the_committed_offset() -> None:
     guard = OffsetGuard()
-    guard.processed("t", 3, 10)
-    assert guard.needs_seek("t", 3, 11)
-    assert not guard.needs_seek("t", 3, 11)
-    guard.processed("t", 3, 11)
-    assert guard.needs_seek("t", 3, 12)
+    guard.reset({PartitionKey("t", 1): 500, PartitionKey("t", 2): None})
+    assert guard.gap_before("t", 1, 700) == 500
+    assert guard.gap_before("t", 1, 500) is None
+    assert guard.gap_before("t", 2, 700) is None
 
 
-def test_partitions_not_kept_after_a_rebalance_are_forgotten() -> None:
+def test_a_kept_partition_restarts_from_the_committed_offset() -> None:
+    guard = OffsetGuard()
+    guard.processed("t", 1, 1489)
+    guard.reset({PartitionKey("t", 1): 1000})  # Faust re-delivers from the commit
+    assert guard.next_offset("t", 1) == 1000
+    guard.reset({PartitionKey("t", 1): 3529})  # another worker folded further meanwhile
+    assert guard.next_offset("t", 1) == 3529
+
+
+def test_a_kept_partition_keeps_its_expectation_when_the_commit_is_unknown() -> None:
+    guard = OffsetGuard()
+    guard.processed("t", 1, 1489)
+    guard.reset({PartitionKey("t", 1): None})
+    assert guard.next_offset("t", 1) == 1490
+
+
+def test_partitions_not_assigned_any_more_are_forgotten() -> None:
     guard = OffsetGuard()
     guard.processed("t", 1, 10)
     guard.processed("t", 2, 10)
-    guard.keep_only([TP("t", 1)])
+    guard.reset({PartitionKey("t", 1): None})
     assert guard.gap_before("t", 1, 50) == 11
-    assert guard.gap_before("t", 2, 50) is None
+    assert guard.next_offset("t", 2) is None
 
 
-def test_a_gap_another_worker_committed_is_no_gap() -> None:
+@given(st.integers(0, 50), st.lists(st.integers(0, 200), max_size=60))
+def test_every_offset_below_the_expectation_was_processed_or_was_a_gap_start(
+    start: int, offsets: list[int]
+) -> None:
+    """What the agent does: fill [gap, offset) before `offset`, then process it."""
     guard = OffsetGuard()
-    guard.processed("t", 1, 1489)
-    assert guard.gap_before("t", 1, 3529) == 1490
-    guard.rebase("t", 1, 3529)
-    assert guard.gap_before("t", 1, 3529) is None
-    guard.rebase("t", 1, 100)  # never moves backwards
-    assert guard.gap_before("t", 1, 3600) == 3529
+    guard.reset({PartitionKey("t", 0): start})
+    folded: set[int] = set(range(start))
+    for offset in offsets:
+        missing_from = guard.gap_before("t", 0, offset)
+        if missing_from is not None:
+            folded.update(range(missing_from, offset))
+        folded.add(offset)
+        guard.processed("t", 0, offset)
+    expected = guard.next_offset("t", 0)
+    assert expected is not None
+    assert set(range(expected)) <= folded
