@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     window_timezone: str = Field(
         default="UTC", description="IANA timezone of the calendar windows (day, week, month)."
     )
+    fold_cache_deals: int = Field(
+        default=10_000,
+        ge=0,
+        description="Recently folded deals kept decoded in memory (about 15 KB each), so "
+        "their next event neither decodes the stored history nor recomputes what it "
+        "retracts (0 = off).",
+    )
     retention_days: int = Field(default=92, ge=1, description="Daily windows kept.")
     retention_weeks: int = Field(default=53, ge=1, description="ISO-week windows kept.")
     retention_months: int = Field(default=25, ge=1, description="Monthly windows kept.")
@@ -110,6 +117,11 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         description="Calendar windows per granularity on /metrics: 2 = current and previous.",
+    )
+    max_sellers_per_tenant: int = Field(
+        default=1000,
+        ge=1,
+        description="Sellers per tenant on /metrics; the rest are summed into seller=__other__.",
     )
     clock: datetime | None = Field(
         default=None,

@@ -115,7 +115,7 @@ def build_topology(settings: Settings) -> Topology:
         partitions=settings.topic_partitions,
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
-    deal_fold = DealFold(deals, contexts, FoldMetrics(registry))
+    deal_fold = DealFold(deals, contexts, FoldMetrics(registry), settings.fold_cache_deals)
     engine = EngineMetrics(registry, settings.topic_partitions)
     guard = OffsetGuard()
     registry.register(BusinessCollector(deal_fold, contexts, settings.export_windows))

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from streams.domain.aggregates import Aggregates
 from streams.domain.context import MetricContext, is_too_late
@@ -22,7 +22,6 @@ from streams.domain.contributions import ContributionKey, contributions
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory, encode_event
-from streams.metric_context import ContextSource
 from streams.worker.fold_metrics import FoldMetrics
 
 log = logging.getLogger(__name__)
@@ -30,6 +29,12 @@ log = logging.getLogger(__name__)
 PARTITION_FIELD = "partition"
 HISTORY_FIELD = "history"
 EVENTS_FIELD = "events"
+
+
+class Contexts(Protocol):
+    """Where the fold gets the current `MetricContext` (`streams.metric_context.ContextSource`)."""
+
+    def current(self) -> MetricContext: ...
 
 
 @dataclass(slots=True)
@@ -54,7 +59,7 @@ class DealFold:
     def __init__(
         self,
         table: MutableMapping[str, Any],
-        contexts: ContextSource,
+        contexts: Contexts,
         metrics: FoldMetrics,
         cache_deals: int = 0,
     ) -> None:
