@@ -118,7 +118,14 @@ def build_topology(settings: Settings) -> Topology:
     deal_fold = DealFold(deals, contexts, FoldMetrics(registry), settings.fold_cache_deals)
     engine = EngineMetrics(registry, settings.topic_partitions)
     guard = OffsetGuard()
-    registry.register(BusinessCollector(deal_fold, contexts, settings.export_windows))
+    registry.register(
+        BusinessCollector(
+            deal_fold,
+            contexts,
+            settings.export_windows,
+            max_sellers_per_tenant=settings.max_sellers_per_tenant,
+        )
+    )
     handler = IngestHandler(
         Ingestor(settings, clock), deal_fold, dead_letter_topic, IngestMetrics(registry), engine
     )

@@ -8,6 +8,11 @@ calendar windows are exported (today and yesterday, this week and last...):
 Prometheus keeps the history itself; older windows stay in the worker's state
 and in `dealpulse replay`. Each windowed series also carries `window="current"` or
 `window="previous"`, so a dashboard can select "today" without comparing dates.
+
+The `seller` label is capped per tenant (`DEALPULSE_MAX_SELLERS_PER_TENANT`,
+see `streams.domain.label_cap`): beyond the cap, the sellers with the least won
+revenue are summed into `seller="__other__"`, and
+`dealpulse_seller_labels_folded{tenant}` says how many were.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ from streams.domain import catalogue as cat
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
 from streams.domain.exposition import exposition_samples
+from streams.domain.label_cap import (
+    DEFAULT_MAX_SELLERS_PER_TENANT,
+    SELLER_LABELS_FOLDED,
+    cap_sellers,
+)
 from streams.domain.windows import Window, shift_window, window_start
 from streams.metric_context import ContextSource
 from streams.worker.deal_fold import DealFold
@@ -33,10 +43,20 @@ WINDOW_LABEL = "window"
 
 
 class BusinessCollector(Collector):
-    def __init__(self, fold: DealFold, contexts: ContextSource, export_windows: int) -> None:
+    def __init__(
+        self,
+        fold: DealFold,
+        contexts: ContextSource,
+        export_windows: int,
+        *,
+        max_sellers_per_tenant: int = DEFAULT_MAX_SELLERS_PER_TENANT,
+    ) -> None:
+        if max_sellers_per_tenant < 1:
+            raise ValueError(f"max_sellers_per_tenant must be >= 1, got {max_sellers_per_tenant}")
         self._fold = fold
         self._contexts = contexts
         self._export_windows = export_windows
+        self._max_sellers_per_tenant = max_sellers_per_tenant
 
     def collect(self) -> Iterator[Metric]:
         ctx = self._contexts.current()
@@ -48,16 +68,21 @@ class BusinessCollector(Collector):
             for key, value in self._fold.snapshot(ctx).items()
             if key.window is None or key.window in exported or key.metric in cat.CARRIED_METRICS
         }
-        samples = exposition_samples(snapshot, ctx)
+        samples = {
+            key: value
+            for key, value in exposition_samples(snapshot, ctx).items()
+            if key.window is None or key.window in exported
+        }
+        capped = cap_sellers(samples, self._max_sellers_per_tenant)
         by_metric: defaultdict[str, dict[ContributionKey, Decimal]] = defaultdict(dict)
-        for key, value in samples.items():
-            if key.window is None or key.window in exported:
-                by_metric[key.metric][key] = value
+        for key, value in capped.samples.items():
+            by_metric[key.metric][key] = value
         for spec in cat.ALL_METRICS:
             if spec.kind == "histogram":
                 yield _histogram(spec, by_metric, exported)
             else:
                 yield _gauge(spec, by_metric.get(spec.name, {}), exported)
+        yield _folded(capped.folded)
 
     def _exported_windows(self, ctx: MetricContext) -> dict[Window, str]:
         windows: dict[Window, str] = {}
@@ -122,6 +147,14 @@ def _histogram(
     for series_values, series_buckets in sorted(buckets.items()):
         ordered = sorted(series_buckets, key=lambda bucket: _bound(bucket[0]))
         family.add_metric(list(series_values), ordered, sums.get(series_values, 0.0))
+    return family
+
+
+def _folded(folded_by_tenant: dict[str, int]) -> Metric:
+    spec = SELLER_LABELS_FOLDED
+    family = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+    for tenant, folded in sorted(folded_by_tenant.items()):
+        family.add_metric([tenant], folded)
     return family
 
 

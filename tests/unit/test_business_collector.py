@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain import catalogue as cat
 from streams.domain.events import DealEvent, EventType
+from streams.domain.label_cap import OTHER_SELLER, SELLER_LABELS_FOLDED
 from streams.domain.money import Money
 from streams.metric_context import ContextSource
 from streams.settings import Settings
@@ -21,14 +26,16 @@ BUSINESS_PREFIXES = tuple(spec.name for spec in cat.ALL_METRICS)
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 
 
-def won_deal(deal_id: str, won_at: datetime, amount: str) -> list[DealEvent]:
+def won_deal(
+    deal_id: str, won_at: datetime, amount: str, owner: str = "seller-1"
+) -> list[DealEvent]:
     created = DealEvent(
         event_id=f"{deal_id}-c",
         type=EventType.CREATED,
         occurred_at=won_at - timedelta(days=10),
         deal_id=deal_id,
         pipeline="new-business",
-        owner="seller-1",
+        owner=owner,
         stage="lead",
         amount=Money(Decimal(amount), "USD"),
     )
@@ -38,7 +45,9 @@ def won_deal(deal_id: str, won_at: datetime, amount: str) -> list[DealEvent]:
     return [created, won]
 
 
-def collector_with(*deals: list[DealEvent]) -> CollectorRegistry:
+def collector_with(
+    *deals: list[DealEvent], max_sellers_per_tenant: int = 1000
+) -> CollectorRegistry:
     settings = Settings(clock=NOW)
     contexts = ContextSource(settings, lambda: NOW)
     registry = CollectorRegistry()
@@ -51,17 +60,25 @@ def collector_with(*deals: list[DealEvent]) -> CollectorRegistry:
     for events in deals:  # ...then the events arrive again: duplicates change nothing
         for event in events:
             fold.accept(event, partition=0)
-    registry.register(BusinessCollector(fold, contexts, export_windows=2))
+    registry.register(
+        BusinessCollector(
+            fold, contexts, export_windows=2, max_sellers_per_tenant=max_sellers_per_tenant
+        )
+    )
     return registry
 
 
 def revenue(
-    registry: CollectorRegistry, granularity: str, start: str, window: str = "current"
+    registry: CollectorRegistry,
+    granularity: str,
+    start: str,
+    window: str = "current",
+    seller: str = "seller-1",
 ) -> float | None:
     labels = {
         "tenant": "default",
         "pipeline": "new-business",
-        "seller": "seller-1",
+        "seller": seller,
         "granularity": granularity,
         "window_start": start,
         "window": window,
@@ -122,3 +139,84 @@ def test_active_deals_count_wins_older_than_the_exported_windows() -> None:
         "window": "current",
     }
     assert registry.get_sample_value("dealpulse_deals_active_at_window_start", labels) == 1
+
+
+# --- the seller cap --------------------------------------------------------------------------
+
+SIX_SELLERS = [  # seller-6 has the most revenue, seller-1 the least; windows vary
+    won_deal(f"d{number}", NOW - timedelta(days=number % 3, hours=1), f"{number}00.25", owner)
+    for number, owner in enumerate([f"seller-{n}" for n in range(1, 7)] * 2, start=1)
+]
+
+
+def folded(registry: CollectorRegistry) -> float | None:
+    return registry.get_sample_value(SELLER_LABELS_FOLDED.name, {"tenant": "default"})
+
+
+def sellers_in(registry: CollectorRegistry) -> set[str]:
+    return {
+        sample.labels["seller"]
+        for family in registry.collect()
+        for sample in family.samples
+        if "seller" in sample.labels
+    }
+
+
+def test_sellers_beyond_the_cap_are_summed_into_other() -> None:
+    registry = collector_with(
+        won_deal("d1", NOW - timedelta(hours=1), "300", owner="seller-a"),
+        won_deal("d2", NOW - timedelta(hours=1), "200", owner="seller-b"),
+        won_deal("d3", NOW - timedelta(hours=1), "100", owner="seller-c"),
+        won_deal("d4", NOW - timedelta(hours=2), "50.5", owner="seller-d"),
+        max_sellers_per_tenant=2,
+    )
+    assert revenue(registry, "day", "2026-11-18", seller="seller-a") == 300
+    assert revenue(registry, "day", "2026-11-18", seller="seller-b") == 200
+    assert revenue(registry, "day", "2026-11-18", seller="seller-c") is None
+    assert revenue(registry, "day", "2026-11-18", seller=OTHER_SELLER) == 150.5
+    assert folded(registry) == 2
+
+
+def test_the_folded_gauge_is_zero_under_the_cap_and_has_help() -> None:
+    registry = collector_with(*SIX_SELLERS)
+    assert folded(registry) == 0
+    assert f"# HELP {SELLER_LABELS_FOLDED.name} " in generate_latest(registry).decode()
+    assert sellers_in(registry) == {f"seller-{n}" for n in range(1, 7)}
+
+
+def totals_over_sellers(registry: CollectorRegistry) -> dict[tuple[str, frozenset[Any]], float]:
+    """Every business sample summed over sellers, as Prometheus' `sum without (seller)`."""
+    parts: defaultdict[tuple[str, frozenset[Any]], list[float]] = defaultdict(list)
+    for family in registry.collect():
+        for sample in family.samples:
+            if sample.name.startswith(BUSINESS_PREFIXES):
+                rest = frozenset((k, v) for k, v in sample.labels.items() if k != "seller")
+                parts[(sample.name, rest)].append(sample.value)
+    return {series: math.fsum(values) for series, values in parts.items()}
+
+
+def assert_valid_histograms(registry: CollectorRegistry) -> None:
+    text = generate_latest(registry).decode()
+    for family in text_string_to_metric_families(text):
+        if family.type != "histogram":
+            continue
+        series: defaultdict[frozenset[Any], dict[str, float]] = defaultdict(dict)
+        for sample in family.samples:
+            rest = frozenset((k, v) for k, v in sample.labels.items() if k != "le")
+            le = sample.labels.get("le", sample.name.removeprefix(family.name))
+            series[rest][le] = sample.value
+        for values in series.values():
+            buckets = [v for le, v in values.items() if not le.startswith("_")]
+            assert buckets == sorted(buckets)
+            assert values["+Inf"] == values["_count"]
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3, 5, 6])
+def test_totals_over_sellers_do_not_depend_on_the_cap(cap: int) -> None:
+    uncapped = collector_with(*SIX_SELLERS)
+    capped = collector_with(*SIX_SELLERS, max_sellers_per_tenant=cap)
+    assert totals_over_sellers(capped) == totals_over_sellers(uncapped)
+    assert folded(capped) == max(6 - cap, 0)
+    assert_valid_histograms(capped)
+    kept = {f"seller-{n}" for n in range(7 - cap, 7)}  # the top revenue ones
+    assert sellers_in(capped) == (kept if cap >= 6 else kept | {OTHER_SELLER})

@@ -1,0 +1,201 @@
+"""Cost of one /metrics scrape by number of sellers, with the seller cap and without.
+
+    .venv/bin/python bench/scrape_cost.py --sellers 100 1000 10000 --json scrape.json
+
+No broker: the simulator's deals (one tenant, `--deals-per-seller` deals per seller
+on average, created over the 60 days before a fixed clock) are ingested and folded
+in memory, as a worker does after a rebalance. Then `generate_latest` of a registry
+holding only the business collector is timed (median of `--runs`), and the body's
+bytes, series (sample lines) and distinct `seller` values are counted, once with the cap at
+`DEALPULSE_MAX_SELLERS_PER_TENANT`'s default and once with it at the seller count
+(effectively off). `measure(sellers)` is the same for another bench module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import re
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypedDict
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from streams.domain.events import DealEvent
+from streams.domain.history import DealHistory
+from streams.domain.label_cap import DEFAULT_MAX_SELLERS_PER_TENANT, SELLER_LABELS_FOLDED
+from streams.ingest.ingestor import Ingestor
+from streams.ingest.message import RawMessage
+from streams.ingest.rejection import Rejection
+from streams.metric_context import ContextSource
+from streams.settings import Settings
+from streams.simulator import SimulationConfig
+from streams.simulator.generate import valid_messages
+from streams.worker.business_collector import BusinessCollector
+from streams.worker.deal_fold import HISTORY_FIELD, PARTITION_FIELD, DealFold
+from streams.worker.fold_metrics import FoldMetrics
+
+NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)  # a Wednesday: every exported window has data
+SPAN = timedelta(days=60)
+EXPORT_WINDOWS = 2
+DEFAULT_DEALS_PER_SELLER = 5
+DEFAULT_RUNS = 5
+SELLER_VALUE = re.compile(r'[{,]seller="([^"]*)"')
+
+
+class ScrapeCost(TypedDict):
+    cap: int
+    sellers_exported: int
+    series: int
+    bytes: int
+    scrape_ms: float
+    folded: int
+
+
+class Measurement(TypedDict):
+    sellers: int
+    deals: int
+    events: int
+    build_s: float
+    capped: ScrapeCost
+    uncapped: ScrapeCost
+
+
+@dataclass(frozen=True)
+class Workload:
+    fold: DealFold
+    contexts: ContextSource
+    deals: int
+    events: int
+
+
+def build_workload(sellers: int, deals_per_seller: int, seed: int) -> Workload:
+    """The simulator's deals for `sellers` sellers, ingested and folded into one partition."""
+    settings = Settings(clock=NOW)
+    contexts = ContextSource(settings, lambda: NOW)
+    ingestor = Ingestor(settings, lambda: NOW)
+    config = SimulationConfig(
+        seed=seed, deals=sellers * deals_per_seller, sellers=sellers, start=NOW - SPAN, span=SPAN
+    )
+    by_deal: defaultdict[str, list[DealEvent]] = defaultdict(list)
+    events = 0
+    for message in valid_messages(config, now=NOW):
+        event = ingestor.ingest(RawMessage(message.key, message.value, message.headers))
+        if isinstance(event, Rejection):
+            raise RuntimeError(f"the simulator's valid message was refused: {event}")
+        by_deal[event.deal_id].append(event)
+        events += 1
+    table = {
+        deal_id: {PARTITION_FIELD: 0, HISTORY_FIELD: DealHistory.of(deal_id, deal).to_dict()}
+        for deal_id, deal in by_deal.items()
+    }
+    fold = DealFold(table, contexts, FoldMetrics(CollectorRegistry()))
+    fold.rebuild([0], table.values())
+    return Workload(fold, contexts, deals=len(table), events=events)
+
+
+def scrape_cost(workload: Workload, cap: int, runs: int = DEFAULT_RUNS) -> ScrapeCost:
+    """Median time of `generate_latest` over `runs`, and the body's size and series."""
+    registry = CollectorRegistry()
+    collector = BusinessCollector(
+        workload.fold, workload.contexts, EXPORT_WINDOWS, max_sellers_per_tenant=cap
+    )
+    registry.register(collector)
+    timings: list[float] = []
+    body = b""
+    for _ in range(runs):
+        gc.collect()
+        started = time.perf_counter()
+        body = generate_latest(registry)
+        timings.append(time.perf_counter() - started)
+    text = body.decode()
+    lines = text.splitlines()
+    folded_prefix = f"{SELLER_LABELS_FOLDED.name}{{"
+    return ScrapeCost(
+        cap=cap,
+        sellers_exported=len(set(SELLER_VALUE.findall(text))),
+        series=sum(1 for line in lines if line and not line.startswith("#")),
+        bytes=len(body),
+        scrape_ms=round(statistics.median(timings) * 1000, 1),
+        folded=sum(
+            int(float(line.rsplit(" ", 1)[1])) for line in lines if line.startswith(folded_prefix)
+        ),
+    )
+
+
+def measure(
+    sellers: int,
+    *,
+    deals_per_seller: int = DEFAULT_DEALS_PER_SELLER,
+    runs: int = DEFAULT_RUNS,
+    seed: int = 1,
+    cap: int = DEFAULT_MAX_SELLERS_PER_TENANT,
+) -> Measurement:
+    """Scrape cost at `sellers` sellers, with the cap at `cap` and with it off."""
+    started = time.perf_counter()
+    workload = build_workload(sellers, deals_per_seller, seed)
+    build_s = round(time.perf_counter() - started, 1)
+    return Measurement(
+        sellers=sellers,
+        deals=workload.deals,
+        events=workload.events,
+        build_s=build_s,
+        capped=scrape_cost(workload, cap, runs),
+        uncapped=scrape_cost(workload, max(sellers, cap), runs),
+    )
+
+
+def table(measurements: Sequence[Measurement]) -> str:
+    header = (
+        f"{'sellers':>8} {'deals':>7} {'events':>8} {'cap':>7} {'exported':>8} {'folded':>7} "
+        f"{'series':>8} {'scrape ms':>10} {'bytes':>11}"
+    )
+    rows = [header, "-" * len(header)]
+    for found in measurements:
+        for cost in (found["capped"], found["uncapped"]):
+            rows.append(
+                f"{found['sellers']:>8} {found['deals']:>7} {found['events']:>8} "
+                f"{cost['cap']:>7} {cost['sellers_exported']:>8} {cost['folded']:>7} "
+                f"{cost['series']:>8} "
+                f"{cost['scrape_ms']:>10.1f} {cost['bytes']:>11}"
+            )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sellers", type=int, nargs="+", default=[100, 1000, 10_000])
+    parser.add_argument("--deals-per-seller", type=int, default=DEFAULT_DEALS_PER_SELLER)
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="scrapes timed, median")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cap", type=int, default=DEFAULT_MAX_SELLERS_PER_TENANT)
+    parser.add_argument("--json", type=Path, help="also write the measurements there")
+    args = parser.parse_args()
+    measurements: list[Measurement] = []
+    for sellers in args.sellers:
+        measurements.append(
+            measure(
+                sellers,
+                deals_per_seller=args.deals_per_seller,
+                runs=args.runs,
+                seed=args.seed,
+                cap=args.cap,
+            )
+        )
+        print(f"built {sellers} sellers in {measurements[-1]['build_s']} s", flush=True)
+    print(table(measurements))
+    if args.json is not None:
+        args.json.write_text(json.dumps(measurements, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

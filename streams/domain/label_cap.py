@@ -1,0 +1,146 @@
+"""Bounding the `seller` label: at most N sellers per tenant on /metrics, the rest as one.
+
+Every metric with a `seller` label grows a series per seller, so a tenant with
+tens of thousands of sellers would flood Prometheus. At scrape time, per
+tenant, if more than `max_sellers` distinct sellers appear among the exported
+samples, the `max_sellers` with the largest won revenue in those samples are
+kept, and the samples of every other seller are summed into
+`seller="__other__"`. Sellers are ranked by `dealpulse_won_revenue` summed over
+every pipeline and exported window of the longest granularity (this month and
+last, by default); equal revenue is decided by the weekly, then the daily
+windows, then the smaller seller id. Summing all granularities together would
+count a win of today three times and one of last month once.
+
+Folding is a sum of samples with the same other labels and window, in exact
+`Decimal`, so every total over sellers is unchanged, and histograms stay valid:
+cumulative buckets, `_sum` and `_count` are each summed bucket by bucket.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from streams.domain import catalogue as cat
+from streams.domain.contributions import ZERO, ContributionKey, Labels
+from streams.domain.money import EXACT
+from streams.domain.windows import Granularity
+
+DEFAULT_MAX_SELLERS_PER_TENANT = 1000
+"""Default of `DEALPULSE_MAX_SELLERS_PER_TENANT`."""
+
+OTHER_SELLER = "__other__"
+"""The `seller` value that stands for every seller folded away."""
+
+SELLER_LABEL = "seller"
+TENANT_LABEL = "tenant"
+
+SELLER_LABELS_FOLDED = cat.MetricSpec(
+    "dealpulse_seller_labels_folded",
+    "gauge",
+    'Sellers of the tenant whose series this worker summed into seller="__other__" at this '
+    "scrape, because more than DEALPULSE_MAX_SELLERS_PER_TENANT sellers appeared; 0 under the "
+    "cap. Labels: tenant.",
+    (TENANT_LABEL,),
+    windowed=False,
+)
+"""Not a business metric (not in `catalogue.ALL_METRICS`): it describes the export itself."""
+
+Samples = Mapping[ContributionKey, Decimal]
+_TenantSeller = tuple[str, str]
+_RANKING = (Granularity.MONTH, Granularity.WEEK, Granularity.DAY)
+"""Won revenue per granularity that ranks sellers, longest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class CappedSamples:
+    samples: dict[ContributionKey, Decimal]
+    folded: dict[str, int]
+    """Per tenant with a seller-labelled sample: how many sellers went into `__other__`."""
+
+
+def cap_sellers(samples: Samples, max_sellers: int) -> CappedSamples:
+    """`samples` with at most `max_sellers` sellers per tenant, plus `__other__`."""
+    if max_sellers < 1:
+        raise ValueError(f"max_sellers must be >= 1, got {max_sellers}")
+    # Many samples share their labels (windows, metrics): look each label set up once.
+    located = {labels: _tenant_seller(labels) for labels in {key.labels for key in samples}}
+    sellers: defaultdict[str, set[str]] = defaultdict(set)
+    for where in located.values():
+        if where is not None:
+            sellers[where[0]].add(where[1])
+    folded = {tenant: max(len(names) - max_sellers, 0) for tenant, names in sellers.items()}
+    if not any(folded.values()):
+        return CappedSamples(dict(samples), folded)
+    won = _won_revenue(samples, located)
+    kept = {
+        tenant: _top_sellers(tenant, names, won, max_sellers)
+        for tenant, names in sellers.items()
+        if folded[tenant]
+    }
+    relabelled = {labels: _relabel(labels, where, kept) for labels, where in located.items()}
+    capped: dict[ContributionKey, Decimal] = {}
+    for key, value in samples.items():
+        labels = relabelled[key.labels]
+        target = key if labels is key.labels else ContributionKey(key.metric, labels, key.window)
+        before = capped.get(target)
+        capped[target] = value if before is None else EXACT.add(before, value)
+    return CappedSamples(capped, folded)
+
+
+def _tenant_seller(labels: Labels) -> _TenantSeller | None:
+    tenant = ""
+    seller = None
+    for name, value in labels:
+        if name == TENANT_LABEL:
+            tenant = value
+        elif name == SELLER_LABEL:
+            seller = value
+    return None if seller is None else (tenant, seller)
+
+
+def _won_revenue(
+    samples: Samples, located: Mapping[Labels, _TenantSeller | None]
+) -> dict[tuple[str, str, Granularity], Decimal]:
+    """Won revenue per tenant, seller and granularity."""
+    won: dict[tuple[str, str, Granularity], Decimal] = {}
+    for key, value in samples.items():
+        where = located[key.labels]
+        if key.metric == cat.WON_REVENUE.name and key.window is not None and where is not None:
+            won_in = (*where, key.window.granularity)
+            won[won_in] = EXACT.add(won.get(won_in, ZERO), value)
+    return won
+
+
+def _top_sellers(
+    tenant: str,
+    names: set[str],
+    won: Mapping[tuple[str, str, Granularity], Decimal],
+    count: int,
+) -> frozenset[str]:
+    """The `count` sellers with the most won revenue; ties go to the smaller seller id.
+
+    A CRM seller literally named `__other__` is never kept: it would merge with the fold.
+    """
+
+    def revenue(seller: str) -> tuple[Decimal, ...]:
+        return tuple(won.get((tenant, seller, granularity), ZERO) for granularity in _RANKING)
+
+    # A stable sort, so sellers of equal revenue stay in id order.
+    ranked = sorted(sorted(names - {OTHER_SELLER}), key=revenue, reverse=True)
+    return frozenset(ranked[:count])
+
+
+def _relabel(
+    labels: Labels, where: _TenantSeller | None, kept: Mapping[str, frozenset[str]]
+) -> Labels:
+    """`labels` itself, or a copy naming `__other__` for a seller folded away."""
+    if where is None:
+        return labels
+    tenant, seller = where
+    keep = kept.get(tenant)
+    if keep is None or seller in keep:
+        return labels
+    return tuple((name, OTHER_SELLER if name == SELLER_LABEL else value) for name, value in labels)
