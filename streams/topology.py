@@ -7,6 +7,7 @@ those must never drift between releases.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -30,6 +31,7 @@ from streams.worker.ingest_agent import IngestHandler
 from streams.worker.ingest_metrics import IngestMetrics
 from streams.worker.offset_guard import OffsetGuard, PartitionKey
 from streams.worker.partition_reader import PartitionReader
+from streams.worker.text_exposition import render
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +120,11 @@ def build_topology(settings: Settings) -> Topology:
     deal_fold = DealFold(deals, contexts, FoldMetrics(registry), settings.fold_cache_deals)
     engine = EngineMetrics(registry, settings.topic_partitions)
     guard = OffsetGuard()
-    registry.register(
-        BusinessCollector(
-            deal_fold,
-            contexts,
-            settings.export_windows,
-            max_sellers_per_tenant=settings.max_sellers_per_tenant,
-        )
+    business = BusinessCollector(  # rendered by `render`, not `generate_latest`: see there
+        deal_fold,
+        contexts,
+        settings.export_windows,
+        max_sellers_per_tenant=settings.max_sellers_per_tenant,
     )
     handler = IngestHandler(
         Ingestor(settings, clock), deal_fold, dead_letter_topic, IngestMetrics(registry), engine
@@ -201,7 +201,10 @@ def build_topology(settings: Settings) -> Topology:
     @app.page(METRICS_PATH)
     async def metrics(web: Any, request: Any) -> Any:
         started = time.perf_counter()
-        body = generate_latest(registry)
+        captured = business.capture()  # on the loop; building the text does not need it
+        loop = asyncio.get_running_loop()
+        families = await loop.run_in_executor(None, lambda: render(business.families(captured)))
+        body = generate_latest(registry) + families
         engine.scrape_duration.set(time.perf_counter() - started)
         return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -79,6 +79,10 @@ class Aggregates:
                 carried[target] = EXACT.add(carried.get(target, ZERO), value)
         self.add(carried)
 
+    def items(self) -> Iterable[tuple[ContributionKey, Decimal]]:
+        """The current values, without copying them (do not change the aggregates meanwhile)."""
+        return self._values.items()
+
     def snapshot(self) -> dict[ContributionKey, Decimal]:
         """A copy of the current values, never containing a zero."""
         return dict(self._values)

@@ -17,7 +17,7 @@ Everything else passes through unchanged.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from decimal import Decimal
 
@@ -31,7 +31,15 @@ Snapshot = Mapping[ContributionKey, Decimal]
 _GroupKey = tuple[str, Labels, Window | None]
 
 
-def exposition_samples(snapshot: Snapshot, ctx: MetricContext) -> dict[ContributionKey, Decimal]:
+def exposition_samples(
+    snapshot: Snapshot, ctx: MetricContext, windows: Collection[Window] | None = None
+) -> dict[ContributionKey, Decimal]:
+    """The samples of `snapshot`; the running totals only in `windows` when given.
+
+    The running totals of the active-deal changes start at the oldest retained
+    window, so `snapshot` must hold all of their changes even when only a few
+    windows are wanted.
+    """
     histograms = {spec.in_bucket: spec for spec in cat.HISTOGRAMS}
     samples: dict[ContributionKey, Decimal] = {}
     buckets: defaultdict[_GroupKey, dict[str, Decimal]] = defaultdict(dict)
@@ -53,8 +61,12 @@ def exposition_samples(snapshot: Snapshot, ctx: MetricContext) -> dict[Contribut
         for (name, base, window), counts in buckets.items():
             if name == spec.name:
                 samples.update(_cumulate(spec, base, window, les, counts))
+    starts = {
+        granularity: retained_windows(ctx.now, granularity, retention, ctx.timezone)
+        for granularity, retention in ctx.retention.items()
+    }
     for (labels, granularity), steps in changes.items():
-        samples.update(_running_totals(labels, granularity, steps, ctx))
+        samples.update(_running_totals(labels, granularity, steps, starts, windows))
     return samples
 
 
@@ -75,16 +87,21 @@ def _cumulate(
 
 
 def _running_totals(
-    labels: Labels, granularity: Granularity, steps: Mapping[date, Decimal], ctx: MetricContext
+    labels: Labels,
+    granularity: Granularity,
+    steps: Mapping[date, Decimal],
+    starts: Mapping[Granularity, tuple[date, ...]],
+    wanted: Collection[Window] | None,
 ) -> dict[ContributionKey, Decimal]:
-    retention = ctx.retention.get(granularity)
-    if retention is None:
-        return {}
     totals: dict[ContributionKey, Decimal] = {}
     running = ZERO
-    for start in retained_windows(ctx.now, granularity, retention, ctx.timezone):
-        running = EXACT.add(running, steps.get(start, ZERO))
+    for start in starts.get(granularity, ()):
+        step = steps.get(start)
+        if step is not None:
+            running = EXACT.add(running, step)
         if running != ZERO:
             window = Window(granularity, start)
-            totals[ContributionKey(cat.DEALS_ACTIVE_AT_WINDOW_START.name, labels, window)] = running
+            if wanted is None or window in wanted:
+                key = ContributionKey(cat.DEALS_ACTIVE_AT_WINDOW_START.name, labels, window)
+                totals[key] = running
     return totals

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -34,11 +35,20 @@ from streams.domain.label_cap import (
     SELLER_LABELS_FOLDED,
     cap_sellers,
 )
+from streams.domain.money import EXACT
 from streams.domain.windows import Window, shift_window, window_start
 from streams.metric_context import ContextSource
 from streams.worker.deal_fold import DealFold
 
 SeriesKey = tuple[str, ...]
+
+
+class Captured(NamedTuple):
+    ctx: MetricContext
+    exported: dict[Window, str]
+    snapshot: dict[ContributionKey, Decimal]
+
+
 WINDOW_LABEL = "window"
 
 
@@ -59,18 +69,33 @@ class BusinessCollector(Collector):
         self._max_sellers_per_tenant = max_sellers_per_tenant
 
     def collect(self) -> Iterator[Metric]:
+        return self.families(self.capture())
+
+    def capture(self) -> Captured:
+        """The exported part of the owned partitions' aggregates, copied.
+
+        Must run on the worker's event loop (the fold changes the aggregates);
+        `families` can then run in a thread while the fold goes on. Only the
+        exported windows are kept, and all the active-deal changes, since their
+        running totals start at the oldest window.
+        """
         ctx = self._contexts.current()
         exported = self._exported_windows(ctx)  # window -> "current" | "previous" | ...
-        # Only exported windows are built (a scrape runs on the worker's event loop); the
-        # active-deal changes all stay, since their running totals start at the oldest window.
-        snapshot = {
-            key: value
-            for key, value in self._fold.snapshot(ctx).items()
-            if key.window is None or key.window in exported or key.metric in cat.CARRIED_METRICS
-        }
+        snapshot: dict[ContributionKey, Decimal] = {}
+        for aggregates in self._fold.partition_snapshots(ctx).values():
+            for key, value in aggregates.items():
+                window = key.window
+                if window is None or window in exported or key.metric in cat.CARRIED_METRICS:
+                    known = snapshot.get(key)
+                    snapshot[key] = value if known is None else EXACT.add(known, value)
+        return Captured(ctx, exported, snapshot)
+
+    def families(self, captured: Captured) -> Iterator[Metric]:
+        """The metric families of a capture: pure work on copies, safe off the event loop."""
+        ctx, exported, snapshot = captured
         samples = {
             key: value
-            for key, value in exposition_samples(snapshot, ctx).items()
+            for key, value in exposition_samples(snapshot, ctx, exported).items()
             if key.window is None or key.window in exported
         }
         capped = cap_sellers(samples, self._max_sellers_per_tenant)
