@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     window_timezone: str = Field(
         default="UTC", description="IANA timezone of the calendar windows (day, week, month)."
     )
+    producer_linger_seconds: float = Field(
+        default=0.01,
+        ge=0,
+        description="How long the worker's producer waits to batch changelog and DLQ "
+        "messages into one request (Faust's producer_linger; its default, 0, sends one "
+        "request per message).",
+    )
     fold_cache_deals: int = Field(
         default=10_000,
         ge=0,

@@ -22,6 +22,7 @@ def build_app(settings: Settings) -> faust.App:
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
+        producer_linger=settings.producer_linger_seconds,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
