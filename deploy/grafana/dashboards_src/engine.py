@@ -31,6 +31,8 @@ PARTITIONS_TOTAL = "dealpulse_partitions_total"
 REBALANCES = "dealpulse_rebalances_total"
 STATE_DEALS = "dealpulse_state_deals"
 SCRAPE_DURATION = "dealpulse_scrape_duration_seconds"
+OFFSETS_REFETCHED = "dealpulse_offsets_refetched_total"
+SELLERS_FOLDED = "dealpulse_seller_labels_folded"
 
 ENGINE_METRICS = (
     INGEST_MESSAGES,
@@ -47,6 +49,8 @@ ENGINE_METRICS = (
     REBALANCES,
     STATE_DEALS,
     SCRAPE_DURATION,
+    OFFSETS_REFETCHED,
+    SELLERS_FOLDED,
 )
 """Every engine series the board queries."""
 
@@ -126,6 +130,16 @@ def engine() -> dashboard.Dashboard:
                 "Rebalances per hour, by worker",
                 units.Short,
                 Query(f"increase({_worker(REBALANCES)}[1h])", "{{instance}}"),
+            )
+        )
+        .with_panel(
+            time_series(
+                "Offsets read directly per hour, by worker",
+                units.Short,
+                Query(f"increase({_worker(OFFSETS_REFETCHED)}[1h])", "{{instance}}"),
+                description="Messages the consumer skipped after a rebalance, read straight "
+                "from the log and folded (docs/architecture.md). Non-zero around rebalances "
+                "is expected; it is what keeps the numbers exact.",
             )
         )
         .with_row(dashboard.Row("Ingest and fold"))
@@ -221,6 +235,16 @@ def engine() -> dashboard.Dashboard:
                 "Samples per scrape, by worker",
                 units.Short,
                 Query(q.select("scrape_samples_scraped", *_WORKERS), "{{instance}}"),
+            )
+        )
+        .with_panel(
+            time_series(
+                "Sellers folded into __other__, by tenant",
+                units.Short,
+                Query(f"max by (tenant) ({_worker(SELLERS_FOLDED)})", "{{tenant}}"),
+                description="Sellers beyond DEALPULSE_MAX_SELLERS_PER_TENANT on a worker, "
+                'summed into seller="__other__": above 0, per-seller boards show only the '
+                "top sellers (docs/metrics.md, Label cardinality).",
             )
         )
         .with_panel(
