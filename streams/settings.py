@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     window_timezone: str = Field(
         default="UTC", description="IANA timezone of the calendar windows (day, week, month)."
     )
+    session_timeout_seconds: float = Field(
+        default=10.0,
+        ge=6,
+        le=1800,
+        description="How long the group waits for a silent worker before moving its "
+        "partitions (Faust's default, 60 s, kept a killed worker's partitions unserved "
+        "for a minute).",
+    )
     producer_linger_seconds: float = Field(
         default=0.01,
         ge=0,

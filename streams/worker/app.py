@@ -9,6 +9,7 @@ import faust
 from streams.settings import Settings
 
 STORE_URL = "rocksdb://"  # faust uses rocksdict for this scheme when it is installed
+HEARTBEATS_PER_SESSION = 5  # Kafka's advice: heartbeat at most a third of the session timeout
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -23,6 +24,8 @@ def build_app(settings: Settings) -> faust.App:
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         producer_linger=settings.producer_linger_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=settings.session_timeout_seconds / HEARTBEATS_PER_SESSION,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
