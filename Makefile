@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 KAFKA_LIB := deploy/kafka/target/lib
 
-.PHONY: help setup prereqs run test lint unit integration clean
+.PHONY: help setup prereqs run test lint unit integration clean bench bench-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ lint: setup ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint ## lint, then every test (unit and integration, against a real local broker)
+test: bench-deps lint ## lint, then every test (unit and integration, against a real local broker)
 	$(BIN)/pytest
 
 unit: setup ## unit tests only (no Kafka)
@@ -47,6 +47,25 @@ unit: setup ## unit tests only (no Kafka)
 
 integration: setup ## integration tests only (starts a local broker)
 	$(BIN)/pytest tests/integration
+
+BENCH_VENV := .venv-bench
+BENCH_SCALE ?= 1.0
+
+$(BENCH_VENV)/.installed: bench/requirements-peers.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	echo '*' > $(BENCH_VENV)/.gitignore
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements-peers.txt
+	touch $@
+
+$(BIN)/.bench-installed: pyproject.toml $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench-deps: setup $(BIN)/.bench-installed $(BENCH_VENV)/.installed ## the bench extra, and .venv-bench with Quix Streams
+
+bench: bench-deps ## the benchmarks (BENCH_SCALE=1.0), results in bench/results
+	$(BIN)/python -m bench run --scale $(BENCH_SCALE) --out bench/results --update-docs
 
 clean: ## stop the local broker and delete local state (.dealpulse)
 	-$(BIN)/dealpulse kafka down

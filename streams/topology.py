@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 INGEST_AGENT = "dealpulse.ingest"
 DEALS_TABLE = "deals"  # changelog topic: <app_id>-deals-changelog
+STARTS_TIMEOUT_SECONDS = 10.0
+START_PARTITIONS_EVERY_SECONDS = 5.0
 METRICS_PATH = "/metrics"
 STATE_PATH = "/state/aggregates"
 
@@ -76,6 +78,20 @@ def acknowledge_offset(app: faust.App, tp: TP, offset: int) -> None:
     """
     consumer: Any = app.consumer
     consumer.ack(_ReadOffset(tp, offset))
+
+
+async def start_partitions(guard: OffsetGuard, reader: PartitionReader, topic: str) -> None:
+    """Give the offset guard the committed offsets of the partitions just assigned."""
+    waiting = guard.unstarted()
+    try:
+        starts = await asyncio.wait_for(
+            reader.starts(topic, [key.partition for key in waiting]), STARTS_TIMEOUT_SECONDS
+        )
+    except TimeoutError:
+        log.warning("committed offsets not known in time", extra={"partitions": len(waiting)})
+        starts = {}
+    for key in waiting:
+        guard.start(key, starts.get(key.partition))
 
 
 def open_partition_stores(table: Any, partitions: set[int]) -> None:
@@ -158,6 +174,8 @@ def build_topology(settings: Settings) -> Topology:
             if app.consumer is None or message.tp not in app.consumer.assignment():
                 drop_unacknowledged(app, message)
                 continue
+            if guard.unstarted():
+                await start_partitions(guard, reader, settings.topic_events)
             missing_from = guard.gap_before(message.topic, message.partition, message.offset)
             if missing_from is not None:
                 missed = await reader.read(
@@ -172,17 +190,23 @@ def build_topology(settings: Settings) -> Topology:
                     await handler.handle(record)
                     acknowledge_offset(app, message.tp, record.offset)
             await handler.handle(message)
+            # Bounded state: now and then, compact a few deals beyond retention. Here,
+            # because Faust writes a table row to the current event's partition.
+            deal_fold.compact_when_due(message.partition)
             guard.processed(message.topic, message.partition, message.offset)
             event.ack()
 
+    @app.timer(START_PARTITIONS_EVERY_SECONDS)  # type: ignore[untyped-decorator]  # untyped
+    async def start_idle_partitions() -> None:
+        """Partitions without new messages get their offsets too, so their lag is exported."""
+        if guard.unstarted():
+            await start_partitions(guard, reader, settings.topic_events)
+
     @app.on_partitions_assigned.connect
-    async def expect_committed_offsets(
-        sender: Any, /, *args: Any, signal: Any, **kwargs: Any
-    ) -> None:
+    async def restart_offset_guard(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         (assigned,) = args
         topic = settings.topic_events
-        starts = await reader.starts(topic, [tp.partition for tp in assigned if tp.topic == topic])
-        guard.reset({PartitionKey(topic, partition): at for partition, at in starts.items()})
+        guard.assigned(PartitionKey(tp.topic, tp.partition) for tp in assigned if tp.topic == topic)
         engine.rebalances.inc()
 
     @deals.on_recover

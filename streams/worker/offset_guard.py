@@ -16,15 +16,17 @@ redeliveries below the expectation are harmless duplicates.
 
 After each rebalance the expectation of every assigned partition is reset to
 the group's committed offset (everything below it is folded and in the
-changelog) — not to what this worker folded itself, even when it kept the
-partition: Faust commits only a consecutive run of acknowledged offsets from
-the committed one, so every offset from there on must be acknowledged again in
-this generation, read directly if Faust skips it.
+changelog), asked by the agent before the partition's next message — not in the
+rebalance callback, which must not wait on the broker — and not to what this
+worker folded itself, even when it kept the partition: Faust commits only a
+consecutive run of acknowledged offsets from the committed one, so every offset
+from there on must be acknowledged again in this generation, read directly if
+Faust skips it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import NamedTuple
 
 
@@ -36,20 +38,31 @@ class PartitionKey(NamedTuple):
 class OffsetGuard:
     def __init__(self) -> None:
         self._next: dict[PartitionKey, int] = {}
+        self._unstarted: set[PartitionKey] = set()
 
-    def reset(self, starts: Mapping[PartitionKey, int | None]) -> None:
-        """After a rebalance: the assigned partitions and the group's committed offset of each.
+    def assigned(self, keys: Iterable[PartitionKey]) -> None:
+        """After a rebalance: the partitions now owned, each to be started again.
 
         A partition no longer owned is forgotten (another worker may move it
-        on). `None` (the broker did not answer): a kept partition keeps its
-        own expectation, a new one is set by its first message.
+        on). Each owned one waits for `start`, with the group's committed
+        offset, before its next message is checked.
         """
-        kept: dict[PartitionKey, int] = {}
-        for key, start in starts.items():
-            expected = start if start is not None else self._next.get(key)
-            if expected is not None:
-                kept[key] = expected
-        self._next = kept
+        owned = set(keys)
+        self._next = {key: offset for key, offset in self._next.items() if key in owned}
+        self._unstarted = owned
+
+    def unstarted(self) -> set[PartitionKey]:
+        return set(self._unstarted)
+
+    def start(self, key: PartitionKey, committed: int | None) -> None:
+        """Expect `committed` next: the group's committed offset (or the log start).
+
+        `None` (the broker did not answer): a kept partition keeps its own
+        expectation, a new one is set by its first message.
+        """
+        self._unstarted.discard(key)
+        if committed is not None:
+            self._next[key] = committed
 
     def next_offset(self, topic: str, partition: int) -> int | None:
         return self._next.get(PartitionKey(topic, partition))

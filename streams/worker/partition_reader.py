@@ -44,13 +44,15 @@ class PartitionReader:
         self._settings = settings
         self._consumer: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None
+        self._lock = asyncio.Lock()  # the agent and a timer share one consumer
 
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[LogMessage]:
         """Every record of `topic`/`partition` with `start <= offset < end`."""
         pause = RETRY_PAUSE_SECONDS
         while True:
             try:
-                return await self._read(TopicPartition(topic, partition), start, end)
+                async with self._lock:
+                    return await self._read(TopicPartition(topic, partition), start, end)
             except (KafkaError, OSError) as error:
                 log.warning(
                     "reading missed offsets failed; retrying",
@@ -65,12 +67,13 @@ class PartitionReader:
         if not tps:
             return {}
         try:
-            admin = await self._admin_client()
-            committed = await admin.list_consumer_group_offsets(
-                self._settings.app_id, partitions=tps
-            )
-            consumer = await self._consumer_client()
-            beginnings = await consumer.beginning_offsets(tps)
+            async with self._lock:
+                admin = await self._admin_client()
+                committed = await admin.list_consumer_group_offsets(
+                    self._settings.app_id, partitions=tps
+                )
+                consumer = await self._consumer_client()
+                beginnings = await consumer.beginning_offsets(tps)
         except (KafkaError, OSError) as error:
             log.warning("committed offsets unknown", extra={"error": repr(error)})
             return dict.fromkeys((tp.partition for tp in tps), None)

@@ -8,6 +8,15 @@ from hypothesis import strategies as st
 from streams.worker.offset_guard import OffsetGuard, PartitionKey
 
 
+def start(guard: OffsetGuard, starts: dict[PartitionKey, int | None]) -> None:
+    """A rebalance assigning `starts`' partitions, then the agent starting them."""
+    guard.assigned(starts)
+    assert guard.unstarted() == set(starts)
+    for key, committed in starts.items():
+        guard.start(key, committed)
+    assert guard.unstarted() == set()
+
+
 def test_first_message_of_an_unknown_partition_is_never_a_gap() -> None:
     assert OffsetGuard().gap_before("t", 0, 5394) is None
 
@@ -30,7 +39,7 @@ def test_redeliveries_below_the_expectation_neither_gap_nor_move_it_back() -> No
 
 def test_assigned_partitions_start_at_the_committed_offset() -> None:
     guard = OffsetGuard()
-    guard.reset({PartitionKey("t", 1): 500, PartitionKey("t", 2): None})
+    start(guard, {PartitionKey("t", 1): 500, PartitionKey("t", 2): None})
     assert guard.gap_before("t", 1, 700) == 500
     assert guard.gap_before("t", 1, 500) is None
     assert guard.gap_before("t", 2, 700) is None
@@ -39,16 +48,16 @@ def test_assigned_partitions_start_at_the_committed_offset() -> None:
 def test_a_kept_partition_restarts_from_the_committed_offset() -> None:
     guard = OffsetGuard()
     guard.processed("t", 1, 1489)
-    guard.reset({PartitionKey("t", 1): 1000})  # Faust re-delivers from the commit
+    start(guard, {PartitionKey("t", 1): 1000})  # Faust re-delivers from the commit
     assert guard.next_offset("t", 1) == 1000
-    guard.reset({PartitionKey("t", 1): 3529})  # another worker folded further meanwhile
+    start(guard, {PartitionKey("t", 1): 3529})  # another worker folded further meanwhile
     assert guard.next_offset("t", 1) == 3529
 
 
 def test_a_kept_partition_keeps_its_expectation_when_the_commit_is_unknown() -> None:
     guard = OffsetGuard()
     guard.processed("t", 1, 1489)
-    guard.reset({PartitionKey("t", 1): None})
+    start(guard, {PartitionKey("t", 1): None})
     assert guard.next_offset("t", 1) == 1490
 
 
@@ -56,19 +65,19 @@ def test_partitions_not_assigned_any_more_are_forgotten() -> None:
     guard = OffsetGuard()
     guard.processed("t", 1, 10)
     guard.processed("t", 2, 10)
-    guard.reset({PartitionKey("t", 1): None})
+    start(guard, {PartitionKey("t", 1): None})
     assert guard.gap_before("t", 1, 50) == 11
     assert guard.next_offset("t", 2) is None
 
 
 @given(st.integers(0, 50), st.lists(st.integers(0, 200), max_size=60))
 def test_every_offset_below_the_expectation_was_processed_or_was_a_gap_start(
-    start: int, offsets: list[int]
+    first: int, offsets: list[int]
 ) -> None:
     """What the agent does: fill [gap, offset) before `offset`, then process it."""
     guard = OffsetGuard()
-    guard.reset({PartitionKey("t", 0): start})
-    folded: set[int] = set(range(start))
+    start(guard, {PartitionKey("t", 0): first})
+    folded: set[int] = set(range(first))
     for offset in offsets:
         missing_from = guard.gap_before("t", 0, offset)
         if missing_from is not None:

@@ -1,0 +1,5 @@
+"""`python -m bench`: the harness's command line."""
+
+from bench.cli import main
+
+main()

@@ -1,0 +1,204 @@
+"""dealpulse itself: one worker and two, exactness, memory, and recovery after SIGKILL.
+
+Each scenario is a fresh consumer group (so it reads the workload from the
+start) running the real `python -m streams worker`, with the workload's fixed
+clock so its numbers can be compared with the batch result exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench.compare import compare_won, exactness
+from bench.config import CLOCK, BenchConfig
+from bench.drain import drain
+from bench.kafka_probe import OffsetProbe
+from bench.processes import Service, free_port, get_json
+from bench.workload import Expected, Snapshot, won_totals
+from streams.domain.snapshot_codec import decode_snapshot
+
+STATE_PATH = "/state/aggregates"
+RECOVERY_POLL_SECONDS = 0.25
+MB = 1_000_000
+
+
+def worker(config: BenchConfig, *, topic: str, group: str, data_dir: Path, label: str) -> Service:
+    port = free_port()
+    env = {
+        "DEALPULSE_KAFKA_BOOTSTRAP": config.bootstrap,
+        "DEALPULSE_TOPIC_EVENTS": topic,
+        "DEALPULSE_TOPIC_DLQ": config.name("dlq"),
+        "DEALPULSE_TOPIC_PARTITIONS": str(config.partitions),
+        "DEALPULSE_APP_ID": group,
+        "DEALPULSE_DATA_DIR": str(data_dir),
+        "DEALPULSE_WEB_PORT": str(port),
+        "DEALPULSE_CLOCK": CLOCK.isoformat(),
+        "DEALPULSE_LOG_LEVEL": "warn",
+    }
+    log_path = config.work_dir / "logs" / f"{label}-{port}.log"
+    return Service([sys.executable, "-m", "streams", "worker"], env, log_path, port)
+
+
+def partition_snapshots(service: Service) -> dict[int, Snapshot]:
+    body = get_json(f"{service.base_url}{STATE_PATH}")
+    return {int(p): decode_snapshot(rows) for p, rows in body["partitions"].items()}
+
+
+def summed(snapshots: Sequence[Snapshot]) -> Snapshot:
+    total: Snapshot = {}
+    for snapshot in snapshots:
+        for key, value in snapshot.items():
+            total[key] = total.get(key, Decimal(0)) + value
+    return {key: value for key, value in total.items() if value != 0}
+
+
+def served_state(services: Sequence[Service]) -> tuple[list[int], Snapshot]:
+    """Partitions served (with repeats, if two workers claim one) and their summed aggregates."""
+    owned: list[int] = []
+    parts: list[Snapshot] = []
+    for service in services:
+        per_partition = partition_snapshots(service)
+        owned.extend(per_partition)
+        parts.extend(per_partition.values())
+    return sorted(owned), summed(parts)
+
+
+def check(services: Sequence[Service], expected: Expected, config: BenchConfig) -> dict[str, Any]:
+    owned, actual = served_state(services)
+    result = exactness(actual, expected.snapshot)
+    result["partitions_served"] = owned
+    result["all_partitions_once"] = owned == list(range(config.partitions))
+    result["exact"] = bool(result["exact"] and result["all_partitions_once"])
+    result["won_per_seller_day"] = compare_won(
+        _won_as_floats(actual), expected.won, expected.first_retained_day
+    )
+    return result
+
+
+def _won_as_floats(snapshot: Snapshot) -> dict[tuple[str, str], tuple[float, int]]:
+    won = won_totals(snapshot)
+    keys = set(won.revenue) | set(won.deals)
+    return {
+        (seller, day.isoformat()): (
+            float(won.revenue.get((seller, day), Decimal(0))),
+            won.deals.get((seller, day), 0),
+        )
+        for seller, day in keys
+    }
+
+
+def memory(peak_rss_bytes: int) -> dict[str, Any]:
+    return {"peak_rss_bytes": peak_rss_bytes, "peak_rss_mb": round(peak_rss_bytes / MB, 1)}
+
+
+async def workers_run(
+    config: BenchConfig,
+    probe: OffsetProbe,
+    expected: Expected,
+    *,
+    topic: str,
+    count: int,
+    keep: bool = False,
+) -> tuple[dict[str, Any], list[Service]]:
+    """`count` workers of a new group drain the topic; their state is checked against the batch."""
+    group = config.name(f"dealpulse-{count}w")
+    services = [
+        worker(
+            config,
+            topic=topic,
+            group=group,
+            data_dir=config.work_dir / f"{group}-{index}",
+            label=f"dealpulse-{count}w-{index}",
+        )
+        for index in range(count)
+    ]
+    try:
+        for service in services:
+            service.start()
+        result = await drain(probe, group, topic, services, config.timeout_seconds)
+        result["workers"] = count
+        result["check"] = await asyncio.to_thread(check, services, expected, config)
+        result["memory"] = memory(max(service.peak_rss_bytes for service in services))
+    except BaseException:
+        for service in services:
+            service.stop()
+        raise
+    if not keep:
+        for service in services:
+            service.stop()
+    return result, services
+
+
+async def recovery(
+    config: BenchConfig,
+    probe: OffsetProbe,
+    expected: Expected,
+    running: Service,
+    *,
+    topic: str,
+    group: str,
+    wipe_state: bool,
+) -> tuple[dict[str, Any], Service]:
+    """SIGKILL `running`, restart it (its RocksDB kept or wiped): seconds until it is correct."""
+    running.kill()
+    data_dir = Path(running.env["DEALPULSE_DATA_DIR"])
+    if wipe_state:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    label = "recovery-changelog" if wipe_state else "recovery-local"
+    restarted = worker(config, topic=topic, group=group, data_dir=data_dir, label=label)
+    restarted.start()
+    try:
+        timeline = await _seconds_until_correct(
+            restarted, probe, expected, config, group=group, topic=topic
+        )
+    except BaseException:
+        restarted.stop()
+        raise
+    return {
+        "state": "wiped: restored from the changelog" if wipe_state else "local RocksDB kept",
+        **timeline,
+        "memory": memory(restarted.peak_rss_bytes),
+    }, restarted
+
+
+async def _seconds_until_correct(
+    service: Service,
+    probe: OffsetProbe,
+    expected: Expected,
+    config: BenchConfig,
+    *,
+    group: str,
+    topic: str,
+) -> dict[str, Any]:
+    """From the process start to the start of the first state request that was correct.
+
+    Also when it first answered at all and first served every partition, which
+    tells start-up, the group's rebalance and the state's recovery apart.
+    """
+    timeline: dict[str, Any] = {"state_checks": 0}
+    while True:
+        service.check_running()
+        asked_at = time.monotonic()
+        since_start = round(asked_at - service.started_at, 3)
+        if since_start > config.timeout_seconds:
+            raise TimeoutError(f"worker not correct {since_start:.0f} s after restart: {timeline}")
+        try:
+            result = await asyncio.to_thread(check, [service], expected, config)
+        except OSError:  # not serving yet
+            await asyncio.sleep(RECOVERY_POLL_SECONDS)
+            continue
+        timeline["state_checks"] += 1
+        timeline.setdefault("first_answer_after_seconds", since_start)
+        if result["all_partitions_once"]:
+            timeline.setdefault("all_partitions_after_seconds", since_start)
+        if result["exact"] and (await probe.progress(group, topic)).settled:
+            timeline["seconds_to_correct"] = since_start
+            return timeline
+        await asyncio.sleep(RECOVERY_POLL_SECONDS)
