@@ -4,6 +4,13 @@ It reads every message of a JSONL file or of a topic (from its first offset up
 to its end when the replay starts), ingests each one exactly as the worker does,
 and computes the metrics of the distinct accepted events in one pass. It is the
 oracle the stream is tested against, and the backfill tool.
+
+Events too late for the replay's clock (before the retention of every
+granularity) are counted in `too_late` and change nothing, as in the worker
+(rule R, `streams.domain.compaction`). A worker that folded such an event while
+it was still in time keeps it, so a backfill of deals older than the retention
+differs there from the live worker: a deal created before the horizon and won
+after it, for instance, has no sales cycle in the replay.
 """
 
 from __future__ import annotations
@@ -76,7 +83,7 @@ def replay(settings: Settings, messages: Iterator[RawMessage], *, check_key: boo
     result.distinct_events = len(events)
     result.deals = len({event.deal_id for event in events.values()})
     result.too_late = sum(is_too_late(event, ctx) for event in events.values())
-    result.rows = encode_snapshot(compute(events.values(), ctx))
+    result.rows = encode_snapshot(compute(events.values(), ctx))  # too-late events dropped
     return result
 
 

@@ -79,8 +79,8 @@ class MetricContext:
 def is_too_late(event: DealEvent, ctx: MetricContext) -> bool:
     """True when `event` falls before the retention of every granularity.
 
-    Such an event still joins its deal's history (it may, say, date the deal's
-    creation), but whatever it adds to a window out of retention is dropped.
+    Such an event changes nothing: the worker and `compute` drop it (rule R,
+    `streams.domain.compaction`).
     With no granularity configured nothing is windowed, so nothing is too late.
     """
     if not ctx.cutoffs:

@@ -20,14 +20,23 @@ The rules (also in `docs/metrics.md`, "Deal state"):
 - deleted is final: later events are ignored and the view contributes nothing.
 - a pipeline change closes the current visit (no transition) and enters the
   same stage in the new pipeline.
+
+A compacted deal's fold resumes from its snapshot (`DealHistory.base`, made by
+`snapshot`): the fields are the snapshot's, and its stage visits appear in the
+view collapsed at `COMPACTED_AT`, one per stage entered and way it was left.
+Their instant is out of every window, so they add nothing themselves, but a
+stage already entered (or advanced) is not counted again, exactly as the full
+list of visits would have it. Compacted transitions are left out: each one
+ended a visit the snapshot keeps, or began the visit in progress, which the
+snapshot keeps too; so no stage or pipeline is forgotten.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from streams.domain.events import DealEvent, EventType
-from streams.domain.history import DealHistory
+from streams.domain.history import DealHistory, DealSnapshot, PastStages, StageKey
 from streams.domain.money import Money
 from streams.domain.pipeline_config import RESERVED_STAGE_NAMES
 from streams.domain.view import (
@@ -52,12 +61,60 @@ _STAGE_MOVERS = frozenset(
 )
 
 
+COMPACTED_AT = datetime(1970, 1, 1, tzinfo=UTC)
+"""When a compacted deal's collapsed stage visits happened, for the view.
+
+Before any retained window, so that they are never counted in one, even if the
+retention is lengthened after the compaction.
+"""
+
+
 def fold(history: DealHistory) -> DealView:
-    """The view of the deal whose distinct events `history` holds."""
-    replay = _Replay(history.deal_id, history.events[0].tenant if history.events else "")
+    """The view of the deal whose distinct events `history` holds (after its snapshot)."""
+    return _replayed(history).view()
+
+
+def snapshot(history: DealHistory) -> DealSnapshot:
+    """The state after every event of `history`: what `fold` needs to resume from.
+
+    A deleted deal's snapshot is a tombstone: deletion is final and the deal
+    contributes nothing, whatever comes after.
+    """
+    replay = _replayed(history)
+    newest = history.newest
+    if newest is None:
+        raise ValueError(f"deal {history.deal_id} has no event to snapshot")
+    if replay.status is DealStatus.DELETED:
+        return DealSnapshot.tombstone(newest, replay.tenant)
+    return DealSnapshot(
+        newest=newest,
+        status=replay.status,
+        tenant=replay.tenant,
+        event_count=replay.event_count,
+        event_ids=history.event_ids,
+        pipeline=replay.pipeline,
+        owner=replay.owner,
+        stage=replay.stage,
+        amount=replay.amount,
+        created_at=replay.created_at,
+        win=replay.win,
+        loss=replay.loss,
+        churn=replay.churn,
+        entered_at=replay.entered_at,
+        seen_other_event=replay.seen_other_event and replay.created_at is None,  # else unread
+        anomalies=frozenset(replay.anomalies),
+        stages=replay.stages_seen(),
+    )
+
+
+def _replayed(history: DealHistory) -> _Replay:
+    if history.base is not None:
+        replay = _Replay.resume(history.deal_id, history.base)
+    else:
+        replay = _Replay(history.deal_id, history.events[0].tenant if history.events else "")
     for event in history.events:
         replay.apply(event)
-    return replay.view()
+    return replay
 
 
 class _Replay:
@@ -73,6 +130,7 @@ class _Replay:
         "event_count",
         "loss",
         "owner",
+        "past",
         "pipeline",
         "seen_other_event",
         "stage",
@@ -101,6 +159,27 @@ class _Replay:
         self.anomalies: set[Anomaly] = set()
         self.seen_other_event = False  # an event other than created came first
         self.event_count = 0
+        self.past: DealSnapshot | None = None  # the snapshot resumed from, if any
+
+    @classmethod
+    def resume(cls, deal_id: str, base: DealSnapshot) -> _Replay:
+        """The state a snapshot recorded, ready for the events after it."""
+        replay = cls(deal_id, base.tenant)
+        replay.pipeline = base.pipeline
+        replay.owner = base.owner
+        replay.stage = base.stage
+        replay.amount = base.amount
+        replay.created_at = base.created_at
+        replay.status = base.status
+        replay.win = base.win
+        replay.loss = base.loss
+        replay.churn = base.churn
+        replay.entered_at = base.entered_at
+        replay.anomalies = set(base.anomalies)
+        replay.seen_other_event = base.seen_other_event
+        replay.event_count = base.event_count
+        replay.past = base
+        return replay
 
     def apply(self, event: DealEvent) -> None:
         self.event_count += 1
@@ -252,8 +331,34 @@ class _Replay:
             self.visits.append(StageVisit(previous, self.stage, self.entered_at, at, None))
             self.entered_at = at
 
+    # --- compaction -------------------------------------------------------------
+
+    def stages_seen(self) -> PastStages:
+        """`DealSnapshot.stages`: the past's, with this replay's visits, by pipeline."""
+        left_for: dict[StageKey, list[str]] = {}
+        if self.past is not None:
+            for key, left_to in self.past.stages:
+                left_for[key] = list(left_to)
+        for visit in self.visits:
+            ways = left_for.setdefault((visit.pipeline, visit.stage), [])
+            if visit.left_to is not None and visit.left_to not in ways:
+                ways.append(visit.left_to)
+        pipelines = list(dict.fromkeys(pipeline for pipeline, _ in left_for))
+        grouped = sorted(left_for.items(), key=lambda item: pipelines.index(item[0][0]))
+        return tuple((key, tuple(ways)) for key, ways in grouped)
+
+    def _past_visits(self) -> list[StageVisit]:
+        if self.past is None:
+            return []
+        at = COMPACTED_AT
+        return [
+            StageVisit(pipeline, stage, at, at, left_to)
+            for (pipeline, stage), ways in self.past.stages
+            for left_to in (ways or (None,))
+        ]
+
     def view(self) -> DealView:
-        visits = list(self.visits)
+        visits = [*self._past_visits(), *self.visits]
         if (
             self.status is DealStatus.OPEN
             and self.stage is not None

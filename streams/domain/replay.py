@@ -1,9 +1,11 @@
 """The batch oracle: the metrics of a set of events, computed in one pass.
 
-`compute` groups events by deal, builds each deal's history (deduplicated,
-ordered), folds it and sums the contributions. It runs the same domain code as
-the stream worker, so the stream's aggregates, summed over partitions and
-workers, must equal `compute` over the same events, exactly.
+`compute` drops the events too late for its context (rule R, see
+`streams.domain.compaction`), groups the others by deal, builds each deal's
+history (deduplicated, ordered), folds it and sums the contributions. It runs
+the same domain code as the stream worker, so the stream's aggregates, summed
+over partitions and workers, must equal `compute` over the same events, exactly,
+when the stream's clock stood still at the context's `now`.
 """
 
 from __future__ import annotations
@@ -13,24 +15,36 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from streams.domain.aggregates import Aggregates
-from streams.domain.context import MetricContext
+from streams.domain.context import MetricContext, is_too_late
 from streams.domain.contributions import ContributionKey, contributions
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory
 
 
+def in_time(events: Iterable[DealEvent], ctx: MetricContext) -> list[DealEvent]:
+    """The events that are not too late for `ctx`: those a worker at `ctx` folds."""
+    return [event for event in events if not is_too_late(event, ctx)]
+
+
 def histories(events: Iterable[DealEvent]) -> dict[str, DealHistory]:
-    """Each deal's history, from events in any order, duplicates included."""
+    """Each deal's history, from events in any order, duplicates included (none dropped)."""
     by_deal: defaultdict[str, list[DealEvent]] = defaultdict(list)
     for event in events:
         by_deal[event.deal_id].append(event)
     return {deal_id: DealHistory.of(deal_id, found) for deal_id, found in by_deal.items()}
 
 
-def compute(events: Iterable[DealEvent], ctx: MetricContext) -> dict[ContributionKey, Decimal]:
-    """The aggregated contributions of all deals of `events` (see `Aggregates`)."""
+def aggregate(
+    deal_histories: Iterable[DealHistory], ctx: MetricContext
+) -> dict[ContributionKey, Decimal]:
+    """The summed contributions of these deals (see `Aggregates`)."""
     total = Aggregates()
-    for history in histories(events).values():
+    for history in deal_histories:
         total.add(contributions(fold(history), ctx))
     return total.snapshot()
+
+
+def compute(events: Iterable[DealEvent], ctx: MetricContext) -> dict[ContributionKey, Decimal]:
+    """The aggregated contributions of all deals of `events`, too-late events dropped."""
+    return aggregate(histories(in_time(events, ctx)).values(), ctx)

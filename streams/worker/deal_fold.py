@@ -4,20 +4,29 @@ Only the per-deal history is changelogged; the aggregates are a view of it,
 rebuilt from the recovered table whenever partitions are assigned and dropped
 when they are revoked. A replayed event (at-least-once redelivery after a
 crash) finds its `event_id` already in the history and changes no number, so
-nothing is ever counted twice.
+nothing is ever counted twice. An event too late for the retention changes
+nothing either (rule R, `streams.domain.compaction`).
+
+State stays bounded: a deal beyond the retention horizon (or deleted) is
+compacted to a snapshot of its fold, when it is written and by a sweep over the
+table (`compact_some`), which the ingest agent runs for the partition of the
+message it is processing, because Faust writes a table row to the changelog
+partition of the current event.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 from streams.domain.aggregates import Aggregates
-from streams.domain.context import MetricContext, is_too_late
+from streams.domain.compaction import Outcome, admit, compact, is_compactable_encoded
+from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey, contributions
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
@@ -29,6 +38,15 @@ log = logging.getLogger(__name__)
 PARTITION_FIELD = "partition"
 HISTORY_FIELD = "history"
 EVENTS_FIELD = "events"
+
+COMPACT_LIMIT = 50
+"""Deals `compact_some` compacts per call, at most."""
+COMPACT_SCAN = 20 * COMPACT_LIMIT
+"""Table rows the compaction sweep reads per call, at most."""
+COMPACT_PENDING = 4 * COMPACT_LIMIT
+"""Compactable deals the sweep remembers per partition until that partition's next call."""
+COMPACT_EVERY_SECONDS = 5.0
+"""`compact_when_due` runs `compact_some` at most this often per partition."""
 
 
 class Contexts(Protocol):
@@ -62,6 +80,7 @@ class DealFold:
         contexts: Contexts,
         metrics: FoldMetrics,
         cache_deals: int = 0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._table = table
         self._contexts = contexts
@@ -70,24 +89,31 @@ class DealFold:
         self._deals: dict[int, int] = {}
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
         self._cache_deals = cache_deals
+        self._monotonic = monotonic
+        self._sweep: Iterator[tuple[str, Any]] | None = None
+        self._pending: dict[int, dict[str, None]] = {}
+        self._last_compaction: dict[int, float] = {}
 
     def accept(self, event: DealEvent, partition: int) -> None:
         ctx = self._contexts.current()
         known = self._cache.pop(event.deal_id, None) or self._load(event.deal_id, ctx)
         old = known.history if known else DealHistory.empty(event.deal_id)
-        new = old.add(event)
-        if new is old:
+        admission = admit(old, event, ctx)
+        if admission.outcome is not Outcome.FOLDED:
             # Written again on purpose: after a kill -9 the local RocksDB can hold a
             # state whose changelog message was never sent. The redelivered event is
-            # a duplicate here, and this write is what puts that state in the changelog.
+            # a duplicate here (or too late, if the state holds it compacted into a
+            # tombstone), and this write is what puts that state in the changelog.
             if known is not None:
-                self._table[event.deal_id] = known.stored
-                self._remember(event.deal_id, known)
-            self._metrics.duplicates.inc()
+                self._remember(event.deal_id, self._write_again(known, partition, ctx))
+            if admission.outcome is Outcome.DUPLICATE:
+                self._metrics.duplicates.inc()
+            else:
+                self._metrics.too_late.inc()  # and nothing else: rule R
             return
-        if is_too_late(event, ctx):
-            self._metrics.too_late.inc()
-        stored = {PARTITION_FIELD: partition, HISTORY_FIELD: _encode(new, known, event)}
+        new = compact(admission.history, ctx)  # a deleted deal shrinks to a tombstone
+        encoded = _encode(new, known, event) if new is admission.history else new.to_dict()
+        stored = {PARTITION_FIELD: partition, HISTORY_FIELD: encoded}
         self._table[event.deal_id] = stored
         if known is None:
             self._deals[partition] = self._deals.get(partition, 0) + 1
@@ -96,6 +122,17 @@ class DealFold:
         self._partition(partition).apply(old_contributions, folded.contributions)
         self._remember(event.deal_id, folded)
         self._metrics.folded.inc()
+
+    def _write_again(self, known: _Folded, partition: int, ctx: MetricContext) -> _Folded:
+        """Write a deal's state again, compacted if it can be now."""
+        compacted = compact(known.history, ctx)
+        if compacted is known.history:
+            self._table[known.history.deal_id] = known.stored
+            return known
+        # Same contributions for this context and later ones: the aggregates keep them.
+        stored = {PARTITION_FIELD: partition, HISTORY_FIELD: compacted.to_dict()}
+        self._table[known.history.deal_id] = stored
+        return _Folded(stored, compacted, known.contributions)
 
     def _load(self, deal_id: str, ctx: MetricContext) -> _Folded | None:
         stored = self._table.get(deal_id)
@@ -110,6 +147,90 @@ class DealFold:
         self._cache[deal_id] = folded
         if len(self._cache) > self._cache_deals:
             self._cache.popitem(last=False)
+
+    # --- compaction ---------------------------------------------------------------
+
+    def compact_when_due(self, partition: int) -> int:
+        """`compact_some(partition)` if the last call for it is `COMPACT_EVERY_SECONDS` ago.
+
+        Call it while an event of `partition` is being processed (see `compact_some`).
+        Never raises: compaction only saves space, so a failure is logged and the
+        sweep starts over.
+        """
+        now = self._monotonic()
+        last = self._last_compaction.get(partition)
+        if last is not None and now - last < COMPACT_EVERY_SECONDS:
+            return 0
+        self._last_compaction[partition] = now
+        try:
+            return self.compact_some(partition)
+        except Exception:  # compaction must not stop the partition: logged, and retried later
+            log.exception("compaction failed", extra={"partition": partition})
+            self._reset_compaction()
+            return 0
+
+    def compact_some(self, partition: int, limit: int = COMPACT_LIMIT) -> int:
+        """Compact up to `limit` compactable deals of `partition`; how many were.
+
+        Faust writes a table row to the changelog partition of the event being
+        processed, so this must run while an event of `partition` is. One sweep
+        walks the table (every owned partition: Faust iterates the local stores)
+        with a cursor that resumes where the last call stopped, reading at most
+        `COMPACT_SCAN` rows per call; the compactable deals it finds wait, per
+        partition, for a call with their partition.
+        """
+        ctx = self._contexts.current()
+        self._advance_sweep(ctx)
+        pending = self._pending.get(partition, {})
+        compacted = 0
+        while pending and compacted < limit:
+            deal_id = next(iter(pending))
+            del pending[deal_id]
+            compacted += self._compact(deal_id, partition, ctx)
+        return compacted
+
+    def _advance_sweep(self, ctx: MetricContext) -> None:
+        if self._sweep is None:
+            self._sweep = iter(self._table.items())
+        for _ in range(COMPACT_SCAN):
+            try:
+                deal_id, stored = next(self._sweep)
+            except StopIteration:
+                self._sweep = None  # the next call starts the next sweep
+                return
+            except RuntimeError:  # the table changed under the cursor: start over
+                log.debug("compaction sweep restarted")
+                self._sweep = None
+                return
+            partition = stored.get(PARTITION_FIELD)
+            if partition not in self._aggregates:
+                continue  # not (or no longer) owned here
+            pending = self._pending.setdefault(partition, {})
+            if len(pending) < COMPACT_PENDING and is_compactable_encoded(
+                stored[HISTORY_FIELD], ctx
+            ):
+                pending[deal_id] = None
+
+    def _compact(self, deal_id: str, partition: int, ctx: MetricContext) -> bool:
+        """Compact one deal of `partition` if it (still) can be."""
+        cached = self._cache.get(deal_id)
+        stored: dict[str, Any] | None = cached.stored if cached else self._table.get(deal_id)
+        if not stored or stored.get(PARTITION_FIELD) != partition:
+            return False
+        history = cached.history if cached else DealHistory.from_dict(stored[HISTORY_FIELD])
+        compacted = compact(history, ctx)
+        if compacted is history:
+            return False
+        written = {PARTITION_FIELD: partition, HISTORY_FIELD: compacted.to_dict()}
+        self._table[deal_id] = written
+        if cached is not None:  # kept in place: a compaction is no reason to keep a deal
+            self._cache[deal_id] = _Folded(written, compacted, cached.contributions)
+        return True
+
+    def _reset_compaction(self) -> None:
+        """Forget the sweep: after a rebalance its cursor may hold a store that closed."""
+        self._sweep = None
+        self._pending.clear()
 
     def rebuild(self, partitions: Iterable[int], stored_deals: Iterable[Any]) -> None:
         """Aggregates of `partitions` recomputed from the recovered deal states."""
@@ -126,6 +247,7 @@ class DealFold:
         self._aggregates = rebuilt
         self._deals = deals
         self._cache.clear()  # recovery may have changed any deal of these partitions
+        self._reset_compaction()
         log.info("aggregates rebuilt", extra={"deals_by_partition": deals})
 
     def recompute(
@@ -146,6 +268,7 @@ class DealFold:
     def drop(self, partitions: Iterable[int]) -> None:
         dropped = [p for p in partitions if self._aggregates.pop(p, None) is not None]
         self._cache.clear()
+        self._reset_compaction()
         for partition in dropped:
             self._deals.pop(partition, None)
         log.info("aggregates dropped", extra={"partitions": dropped})
@@ -176,7 +299,7 @@ class DealFold:
 
 
 def _contributions(history: DealHistory, ctx: MetricContext) -> dict[ContributionKey, Any]:
-    if not len(history):
+    if history.is_empty:
         return {}
     return contributions(fold(history), ctx)
 
@@ -185,7 +308,7 @@ def _encode(new: DealHistory, known: _Folded | None, added: DealEvent) -> dict[s
     """`new.to_dict()`, re-using the encoded events the table already holds."""
     if known is None or len(new) != len(known.history) + 1:
         return new.to_dict()  # an event replaced by its canonical twin: rare, encode all
-    encoded = known.stored[HISTORY_FIELD][EVENTS_FIELD]
+    encoded = known.stored[HISTORY_FIELD][EVENTS_FIELD]  # after the snapshot, if any
     index = new.events.index(added)
     return {
         **known.stored[HISTORY_FIELD],

@@ -14,7 +14,7 @@ from streams.domain.contributions import ContributionKey, contributions, seconds
 from streams.domain.errors import UnknownCurrencyError
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory
-from streams.domain.replay import compute
+from streams.domain.replay import aggregate, compute
 from streams.domain.windows import Granularity, Window
 from tests.unit.test_domain_builders import (
     MONDAY,
@@ -278,8 +278,9 @@ def test_windows_out_of_retention_are_dropped_but_active_changes_carry() -> None
     deal.created(T[0])  # March
     deal.stage(T[31], "demo")  # April 2nd
     deal.won(T[61])  # May 2nd
+    folded = [DealHistory.of("d1", deal.written)]  # folded while in time, then the clock moved
     in_june = context(now=datetime(2026, 6, 15, tzinfo=UTC), retention={Granularity.MONTH: 2})
-    found = compute(deal.written, in_june)
+    found = aggregate(folded, in_june)
     assert {k.window for k in found if k.window} == {MAY, month(2026, 6)}
     assert of(found, cat.DEALS_WON.name) == {key(cat.DEALS_WON.name, MAY, **seller("ann")): 1}
     assert of(found, cat.STAGE_ENTERED.name) == {}  # lead in March, demo in April: too late
@@ -287,9 +288,25 @@ def test_windows_out_of_retention_are_dropped_but_active_changes_carry() -> None
         key(cat.DEALS_ACTIVE_CHANGE, month(2026, 6), **seller("ann")): 1
     }
     in_august = in_june.with_now(datetime(2026, 8, 1, tzinfo=UTC))
-    assert of(compute(deal.written, in_august), cat.DEALS_ACTIVE_CHANGE) == {
+    assert of(aggregate(folded, in_august), cat.DEALS_ACTIVE_CHANGE) == {
         key(cat.DEALS_ACTIVE_CHANGE, month(2026, 7), **seller("ann")): 1
     }
+
+
+def test_the_batch_drops_events_too_late_for_its_clock() -> None:
+    deal = Deal()
+    deal.created(T[0], owner="ann")  # March: too late in June with two months kept
+    deal.stage(T[31], "demo")  # April 2nd: too late too
+    deal.won(T[61], owner="bob")  # May 2nd
+    in_june = context(now=datetime(2026, 6, 15, tzinfo=UTC), retention={Granularity.MONTH: 2})
+    found = compute(deal.written, in_june)
+    assert of(found, cat.DEALS_WON.name) == {
+        key(cat.DEALS_WON.name, MAY, **seller("bob", pipeline="(none)")): 1
+    }
+    assert of(found, cat.SALES_CYCLE.count) == {}  # the created event changed nothing
+    anomalies = {dict(k.labels)["anomaly"] for k in of(found, cat.DEAL_ANOMALIES.name)}
+    assert anomalies == {"no_created", "won_without_amount", "unknown_pipeline"}
+    assert compute(deal.written[:2], in_june) == {}  # a deal of too-late events only: nothing
 
 
 def test_too_late_means_before_every_retention() -> None:

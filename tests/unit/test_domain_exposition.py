@@ -54,7 +54,7 @@ def test_histograms_are_exported_cumulative_with_every_bucket() -> None:
 
 def test_active_deals_at_each_window_start() -> None:
     churned = Deal("d1")
-    churned.created(datetime(2026, 1, 5, tzinfo=UTC))
+    churned.created(datetime(2026, 2, 2, tzinfo=UTC))
     churned.won(datetime(2026, 2, 10, tzinfo=UTC))  # active from March 1st
     churned.churned(datetime(2026, 5, 1, tzinfo=UTC))  # churned at May's very start
     staying = Deal("d2")
