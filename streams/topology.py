@@ -196,11 +196,39 @@ def build_topology(settings: Settings) -> Topology:
             guard.processed(message.topic, message.partition, message.offset)
             event.ack()
 
+    stalled_at: dict[TP, int] = {}
+
     @app.timer(START_PARTITIONS_EVERY_SECONDS)  # type: ignore[untyped-decorator]  # untyped
-    async def start_idle_partitions() -> None:
-        """Partitions without new messages get their offsets too, so their lag is exported."""
+    async def watch_partitions() -> None:
+        """Start idle partitions (so their lag is exported) and unstick undelivered ones.
+
+        faust-streaming can fetch a partition's messages right after an
+        assignment and skip them all in the stream (they arrive while its flow
+        control is still suspended): the fetch position is then at the end, the
+        agent never saw them, and nothing is committed, for good. A partition
+        behind its high watermark whose expected offset did not move over a whole
+        period is sought back to that offset; redelivery is harmless.
+        """
         if guard.unstarted():
             await start_partitions(guard, reader, settings.topic_events)
+        consumer: Any = app.consumer
+        if consumer is None:
+            return
+        for tp in consumer.assignment():
+            expected = guard.next_offset(tp.topic, tp.partition)
+            high = consumer.highwater(tp) if tp.topic == settings.topic_events else None
+            if expected is None or high is None or high <= expected:
+                stalled_at.pop(tp, None)
+            elif stalled_at.get(tp) != expected:
+                stalled_at[tp] = expected  # behind: check again next period
+            else:
+                log.warning(
+                    "partition not delivered; seeking back",
+                    extra={"tp": str(tp), "offset": expected, "highwater": high},
+                )
+                engine.reseeks.inc()
+                stalled_at.pop(tp, None)
+                await consumer.seek(tp, expected)
 
     @app.on_partitions_assigned.connect
     async def restart_offset_guard(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -45,6 +45,12 @@ class EngineMetrics:
             "after a rebalance (folded before the message that skipped them).",
             registry=registry,
         )
+        self.reseeks = Counter(
+            "dealpulse_partition_reseeks",
+            "Times an owned partition behind its high watermark made no progress for a "
+            "whole check period and was sought back to its next expected offset.",
+            registry=registry,
+        )
         self.scrape_duration = Gauge(
             "dealpulse_scrape_duration_seconds",
             "Seconds the previous /metrics scrape of this worker took to build.",
