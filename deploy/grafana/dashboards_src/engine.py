@@ -32,6 +32,7 @@ REBALANCES = "dealpulse_rebalances_total"
 STATE_DEALS = "dealpulse_state_deals"
 SCRAPE_DURATION = "dealpulse_scrape_duration_seconds"
 OFFSETS_REFETCHED = "dealpulse_offsets_refetched_total"
+PARTITION_RESEEKS = "dealpulse_partition_reseeks_total"
 SELLERS_FOLDED = "dealpulse_seller_labels_folded"
 
 ENGINE_METRICS = (
@@ -50,6 +51,7 @@ ENGINE_METRICS = (
     STATE_DEALS,
     SCRAPE_DURATION,
     OFFSETS_REFETCHED,
+    PARTITION_RESEEKS,
     SELLERS_FOLDED,
 )
 """Every engine series the board queries."""
@@ -134,12 +136,16 @@ def engine() -> dashboard.Dashboard:
         )
         .with_panel(
             time_series(
-                "Offsets read directly per hour, by worker",
+                "Rebalance repairs per hour, by worker",
                 units.Short,
-                Query(f"increase({_worker(OFFSETS_REFETCHED)}[1h])", "{{instance}}"),
+                Query(f"increase({_worker(OFFSETS_REFETCHED)}[1h])", "offsets read {{instance}}"),
+                Query(
+                    f"increase({_worker(PARTITION_RESEEKS)}[1h])", "partitions sought {{instance}}"
+                ),
                 description="Messages the consumer skipped after a rebalance, read straight "
-                "from the log and folded (docs/architecture.md). Non-zero around rebalances "
-                "is expected; it is what keeps the numbers exact.",
+                "from the log and folded, and partitions it fetched but never delivered, "
+                "sought back (docs/architecture.md). Non-zero around rebalances is expected; "
+                "it is what keeps the numbers exact.",
             )
         )
         .with_row(dashboard.Row("Ingest and fold"))
