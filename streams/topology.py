@@ -39,6 +39,7 @@ INGEST_AGENT = "dealpulse.ingest"
 DEALS_TABLE = "deals"  # changelog topic: <app_id>-deals-changelog
 STARTS_TIMEOUT_SECONDS = 10.0
 START_PARTITIONS_EVERY_SECONDS = 5.0
+STALLED_PERIODS = 3  # a busy or loaded worker can leave a partition alone for a period or two
 METRICS_PATH = "/metrics"
 STATE_PATH = "/state/aggregates"
 
@@ -211,7 +212,7 @@ def build_topology(settings: Settings) -> Topology:
             guard.processed(message.topic, message.partition, message.offset)
             event.ack()
 
-    stalled_at: dict[TP, int] = {}
+    stalled_at: dict[TP, tuple[int, int]] = {}  # expected offset, periods without progress
 
     @app.timer(START_PARTITIONS_EVERY_SECONDS)  # type: ignore[untyped-decorator]  # untyped
     async def watch_partitions() -> None:
@@ -220,22 +221,26 @@ def build_topology(settings: Settings) -> Topology:
         faust-streaming can fetch a partition's messages right after an
         assignment and skip them all in the stream (they arrive while its flow
         control is still suspended): the fetch position is then at the end, the
-        agent never saw them, and nothing is committed, for good. A partition
-        behind its high watermark whose expected offset did not move over a whole
-        period is sought back to that offset; redelivery is harmless.
+        agent never saw them, and nothing is committed, for good. Outside
+        rebalances and recovery, a partition behind its high watermark whose
+        expected offset did not move for STALLED_PERIODS checks is sought back to
+        that offset; redelivery is harmless.
         """
         if guard.unstarted():
             await start_partitions(guard, reader, settings.topic_events)
         consumer: Any = app.consumer
-        if consumer is None:
+        if consumer is None or app.rebalancing or getattr(app, "in_recovery", False):
+            stalled_at.clear()  # Faust seeks itself when it resumes the streams
             return
         for tp in consumer.assignment():
             expected = guard.next_offset(tp.topic, tp.partition)
             high = consumer.highwater(tp) if tp.topic == settings.topic_events else None
             if expected is None or high is None or high <= expected:
                 stalled_at.pop(tp, None)
-            elif stalled_at.get(tp) != expected:
-                stalled_at[tp] = expected  # behind: check again next period
+            elif stalled_at.get(tp, (None, 0))[0] != expected:
+                stalled_at[tp] = (expected, 1)  # behind: watch it
+            elif stalled_at[tp][1] < STALLED_PERIODS:
+                stalled_at[tp] = (expected, stalled_at[tp][1] + 1)
             else:
                 log.warning(
                     "partition not delivered; seeking back",
