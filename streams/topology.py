@@ -189,7 +189,7 @@ def build_topology(settings: Settings) -> Topology:
             if app.consumer is None or message.tp not in app.consumer.assignment():
                 drop_unacknowledged(app, message)
                 continue
-            if guard.unstarted():
+            if guard.starting:
                 await start_partitions(guard, reader, settings.topic_events)
             missing_from = guard.gap_before(message.topic, message.partition, message.offset)
             if missing_from is not None:
@@ -226,7 +226,7 @@ def build_topology(settings: Settings) -> Topology:
         expected offset did not move for STALLED_PERIODS checks is sought back to
         that offset; redelivery is harmless.
         """
-        if guard.unstarted():
+        if guard.starting:
             await start_partitions(guard, reader, settings.topic_events)
         consumer: Any = app.consumer
         if consumer is None or app.rebalancing or getattr(app, "in_recovery", False):

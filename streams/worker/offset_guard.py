@@ -54,6 +54,11 @@ class OffsetGuard:
     def unstarted(self) -> set[PartitionKey]:
         return set(self._unstarted)
 
+    @property
+    def starting(self) -> bool:
+        """Whether partitions wait for `start` (checked per message: no copy)."""
+        return bool(self._unstarted)
+
     def start(self, key: PartitionKey, committed: int | None) -> None:
         """Expect `committed` next: the group's committed offset (or the log start).
 

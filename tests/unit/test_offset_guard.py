@@ -15,6 +15,7 @@ def start(guard: OffsetGuard, starts: dict[PartitionKey, int | None]) -> None:
     for key, committed in starts.items():
         guard.start(key, committed)
     assert guard.unstarted() == set()
+    assert not guard.starting
 
 
 def test_first_message_of_an_unknown_partition_is_never_a_gap() -> None:
