@@ -7,12 +7,14 @@ from typing import Any
 import faust
 
 from streams.settings import Settings
+from streams.worker.faust_commit import deduplicate_commits
 
 STORE_URL = "rocksdb://"  # faust uses rocksdict for this scheme when it is installed
 HEARTBEATS_PER_SESSION = 5  # Kafka's advice: heartbeat at most a third of the session timeout
 
 
 def build_app(settings: Settings) -> faust.App:
+    deduplicate_commits()
     return faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers.split(",")],
