@@ -3,7 +3,9 @@
     .venv/bin/python bench/ingest_rate.py --events 50000
 
 Needs a broker: the local one (`dealpulse kafka up`) or DEALPULSE_KAFKA_BOOTSTRAP.
-Prints events/s from the worker's first committed offset to its last.
+Prints events/s from the worker's first committed offset to its last, and the
+worker's CPU time per event over the same span (user + system, all threads): the
+figure to compare on a busy machine, where wall-clock rates swing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from streams.simulator.generate import valid_messages
 from streams.simulator.sinks import produce
 
 POLL_SECONDS = 0.1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux `/proc/<pid>/stat`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 async def committed_total(bootstrap: str, group: str) -> int:
@@ -89,17 +98,20 @@ def main() -> None:
                 done = asyncio.run(committed_total(settings.bootstrap_servers, settings.app_id))
                 if done and first_at is None:
                     first_at, first_done = time.monotonic(), done
+                    first_cpu = cpu_seconds(worker.pid)
                 if done >= total:
                     break
                 time.sleep(POLL_SECONDS)
             elapsed = time.monotonic() - first_at  # type: ignore[operator]
+            cpu = cpu_seconds(worker.pid) - first_cpu
         finally:
             worker.terminate()
             worker.wait()
     rate = (total - first_done) / elapsed if elapsed > 0 else float("inf")
     print(
         f"{total} events; {total - first_done} after the first commit "
-        f"in {elapsed:.1f} s: {rate:,.0f} events/s"
+        f"in {elapsed:.1f} s: {rate:,.0f} events/s; "
+        f"worker CPU {1e6 * cpu / max(total - first_done, 1):,.0f} µs per event"
     )
 
 

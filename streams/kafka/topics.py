@@ -7,6 +7,8 @@ than by a broker's auto-creation with whatever default it has.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,10 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.errors import ConfigurationError
 from streams.settings import Settings
+
+VISIBLE_WITHIN_SECONDS = 15.0
+"""How long a topic just created may take to appear in the broker's metadata."""
+VISIBLE_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +61,7 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None
 
 
 async def _check_partitions(admin: Any, specs: list[TopicSpec]) -> None:
-    described = await admin.describe_topics([spec.name for spec in specs])
-    partitions = {topic["topic"]: len(topic["partitions"]) for topic in described}
+    partitions = await _partition_counts(admin, specs)
     for spec in specs:
         found = partitions.get(spec.name, 0)
         if not found:
@@ -69,3 +74,18 @@ async def _check_partitions(admin: Any, specs: list[TopicSpec]) -> None:
                 f"topic {spec.name!r} has {found} partitions but DEALPULSE_TOPIC_PARTITIONS is "
                 f"{spec.partitions}; set it to {found} or use another topic"
             )
+
+
+async def _partition_counts(admin: Any, specs: list[TopicSpec]) -> dict[str, int]:
+    """Partitions per topic, waiting up to `VISIBLE_WITHIN_SECONDS` for topics not yet listed.
+
+    The broker answers `create_topics` before its metadata shows the topic: a
+    describe right after it could find no partition (seen on the local broker).
+    """
+    deadline = time.monotonic() + VISIBLE_WITHIN_SECONDS
+    while True:
+        described = await admin.describe_topics([spec.name for spec in specs])
+        partitions = {topic["topic"]: len(topic["partitions"]) for topic in described}
+        if all(partitions.get(spec.name) for spec in specs) or time.monotonic() >= deadline:
+            return partitions
+        await asyncio.sleep(VISIBLE_POLL_SECONDS)
