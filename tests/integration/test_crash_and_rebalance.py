@@ -62,7 +62,6 @@ def test_sigkill_at_three_random_moments(flow: Flow) -> None:
     assert differences(actual, expected) == []
 
 
-@pytest.mark.faust_commit_stall
 def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> None:
     messages = simulated(EVENTS, seed=41)
     asyncio.run(ensure_topics(flow.settings()))
