@@ -1,14 +1,13 @@
-"""Events/s of the fold alone (no broker, no Faust), under the garbage-collector settings compared.
+"""Events/s of the fold alone: no broker, no Faust — what a worker could reach without them.
 
     .venv/bin/python bench/fold_rate.py --events 20000 --rounds 5
 
 The simulated workload of the exactness tests is ingested once; then each
 round folds it through a fresh `DealFold` (the worker's cache size) into an
-in-memory table that stores each row as the JSON bytes Faust writes, once with
-Python's default thresholds for the youngest GC generation and once with the
-worker's (`DEALPULSE_GC_YOUNG_THRESHOLD`), alternating so both see the same
-machine. Reports the median events/s (CPU time of this process) of each and
-their ratio. Both must end with the same aggregates.
+in-memory table that stores each row as the JSON bytes Faust writes. Reports
+the events/s (CPU time of this process) of each round and their median; every
+round must end with the same aggregates. Compare with `bench/ingest_rate.py`
+(the worker, broker and Faust included) to see what the rest costs.
 """
 
 from __future__ import annotations
@@ -53,23 +52,17 @@ def ingested(events: int, seed: int, settings: Settings) -> list[DealEvent]:
 
 
 def fold_round(
-    events: Sequence[DealEvent], settings: Settings, young_threshold: int | None
+    events: Sequence[DealEvent], settings: Settings
 ) -> tuple[float, dict[ContributionKey, object]]:
     """Events/s of one fold of `events`, and the aggregates it ends with."""
     source = Moving(build_context(settings, CLOCK))
     fold = DealFold(
         BytesTable(), source, FoldMetrics(CollectorRegistry()), settings.fold_cache_deals
     )
-    default = gc.get_threshold()
-    if young_threshold is not None:
-        gc.set_threshold(young_threshold, default[1], default[2])
-    try:
-        started = time.process_time()
-        for event in events:
-            fold.accept(event, partition_of(event.deal_id))
-        elapsed = time.process_time() - started
-    finally:
-        gc.set_threshold(*default)
+    started = time.process_time()
+    for event in events:
+        fold.accept(event, partition_of(event.deal_id))
+    elapsed = time.process_time() - started
     return len(events) / elapsed, fold.snapshot(source.current())
 
 
@@ -83,26 +76,20 @@ def main() -> None:
     events = ingested(args.events, args.seed, settings)
     gc.collect()
     gc.freeze()  # the workload stands in for the broker: a worker does not hold it
-    variants = {
-        "python default": None,
-        f"young threshold {settings.gc_young_threshold:,}": settings.gc_young_threshold,
-    }
-    rates: dict[str, list[float]] = {name: [] for name in variants}
-    results = []
+    rates: list[float] = []
+    first: dict[ContributionKey, object] | None = None
     for _ in range(args.rounds):
-        for name, threshold in variants.items():
-            rate, snapshot = fold_round(events, settings, threshold)
-            rates[name].append(rate)
-            results.append(snapshot)
-    if any(snapshot != results[0] for snapshot in results):
-        sys.exit("the variants ended with different aggregates")
-    medians = {name: statistics.median(found) for name, found in rates.items()}
-    print(f"{len(events):,} events folded, {args.rounds} rounds, median of CPU-time rates:")
-    for name, median in medians.items():
-        runs = ", ".join(f"{rate:,.0f}" for rate in rates[name])
-        print(f"  {name:>26}: {median:>7,.0f} events/s  ({runs})")
-    base, tuned = medians.values()
-    print(f"  ratio: {tuned / base:.2f}x")
+        rate, snapshot = fold_round(events, settings)
+        rates.append(rate)
+        if first is None:
+            first = snapshot
+        elif snapshot != first:
+            sys.exit("two rounds ended with different aggregates")
+    runs = ", ".join(f"{rate:,.0f}" for rate in rates)
+    print(
+        f"{len(events):,} events folded per round: median {statistics.median(rates):,.0f} "
+        f"events/s of CPU time ({runs})"
+    )
 
 
 if __name__ == "__main__":

@@ -125,13 +125,6 @@ class Settings(BaseSettings):
         "their next event neither decodes the stored history nor recomputes what it "
         "retracts (0 = off).",
     )
-    gc_young_threshold: int = Field(
-        default=50_000,
-        ge=0,
-        description="Allocations between two collections of Python's youngest garbage "
-        "generation in the worker (Python's default, 700, spent about a third of the fold's "
-        "time re-scanning the cached deals; 0 keeps Python's default).",
-    )
     retention_days: int = Field(default=92, ge=1, description="Daily windows kept.")
     retention_weeks: int = Field(default=53, ge=1, description="ISO-week windows kept.")
     retention_months: int = Field(default=25, ge=1, description="Monthly windows kept.")

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from streams.domain.catalogue import CARRIED_METRICS
 from streams.domain.context import MetricContext
-from streams.domain.contributions import ZERO, ContributionKey, Part, PartValues
+from streams.domain.contributions import ZERO, ContributionKey
 from streams.domain.money import EXACT
 from streams.domain.windows import Window
 
@@ -49,21 +49,6 @@ class Aggregates:
         for key, before in old.items():
             if key not in new:
                 self._add(key, EXACT.minus(before))
-
-    def apply_parts(self, old: Mapping[Part, PartValues], new: Mapping[Part, PartValues]) -> None:
-        """Replace one deal's `old` contribution parts by its `new` ones.
-
-        A part both hold as the same object (reused by `contribution_parts`) is
-        not touched: one event changes a few parts of a deal, not all of them.
-        """
-        for part, values in old.items():
-            if new.get(part) is not values:
-                for key, value in values:
-                    self._add(key, EXACT.minus(value))
-        for part, values in new.items():
-            if old.get(part) is not values:
-                for key, value in values:
-                    self._add(key, value)
 
     def add(self, contributions: Contributions) -> None:
         """Add a deal's contributions (as when rebuilding from recovered state)."""

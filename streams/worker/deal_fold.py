@@ -19,20 +19,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import Outcome, admit, compact, is_compactable_encoded
 from streams.domain.context import MetricContext
-from streams.domain.contributions import (
-    ContributionKey,
-    Parts,
-    contribution_basis,
-    contribution_parts,
-    contributions,
-)
+from streams.domain.contributions import ContributionKey, contributions
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory, encode_event
@@ -65,9 +60,7 @@ class _Folded:
     """A deal as last folded here: what the table holds, and what it contributes.
 
     Kept for recently folded deals so the next event of a deal neither decodes
-    its stored history nor recomputes the contributions it is about to retract,
-    and recomputes only the parts of its contributions the event changed
-    (`contribution_parts`, when the context has the same `basis`).
+    its stored history nor recomputes the contributions it is about to retract.
     Contributions computed with an older context are fine to retract: the
     aggregates are pruned to the current context before every export (see
     `Aggregates.prune`).
@@ -75,8 +68,7 @@ class _Folded:
 
     stored: dict[str, Any]
     history: DealHistory
-    parts: Parts
-    basis: Hashable
+    contributions: dict[ContributionKey, Decimal]
 
 
 class DealFold:
@@ -101,8 +93,6 @@ class DealFold:
         self._sweep: Iterator[tuple[str, Any]] | None = None
         self._pending: dict[int, dict[str, None]] = {}
         self._last_compaction: dict[int, float] = {}
-        self._basis_of: MetricContext | None = None
-        self._basis_value: Hashable = None
 
     def accept(self, event: DealEvent, partition: int) -> None:
         ctx = self._contexts.current()
@@ -127,10 +117,9 @@ class DealFold:
         self._table[event.deal_id] = stored
         if known is None:
             self._deals[partition] = self._deals.get(partition, 0) + 1
-        basis = self._basis(ctx)
-        reuse = known.parts if known is not None and known.basis == basis else None
-        folded = _Folded(stored, new, _parts(new, ctx, reuse), basis)
-        self._partition(partition).apply_parts(known.parts if known else {}, folded.parts)
+        folded = _Folded(stored, new, _contributions(new, ctx))
+        old_contributions = known.contributions if known else {}
+        self._partition(partition).apply(old_contributions, folded.contributions)
         self._remember(event.deal_id, folded)
         self._metrics.folded.inc()
 
@@ -143,20 +132,14 @@ class DealFold:
         # Same contributions for this context and later ones: the aggregates keep them.
         stored = {PARTITION_FIELD: partition, HISTORY_FIELD: compacted.to_dict()}
         self._table[known.history.deal_id] = stored
-        return _Folded(stored, compacted, known.parts, known.basis)
+        return _Folded(stored, compacted, known.contributions)
 
     def _load(self, deal_id: str, ctx: MetricContext) -> _Folded | None:
         stored = self._table.get(deal_id)
         if not stored:
             return None
         history = DealHistory.from_dict(stored[HISTORY_FIELD])
-        return _Folded(stored, history, _parts(history, ctx), self._basis(ctx))
-
-    def _basis(self, ctx: MetricContext) -> Hashable:
-        """`contribution_basis(ctx)`, computed once per context object."""
-        if ctx is not self._basis_of:
-            self._basis_of, self._basis_value = ctx, contribution_basis(ctx)
-        return self._basis_value
+        return _Folded(stored, history, _contributions(history, ctx))
 
     def _remember(self, deal_id: str, folded: _Folded) -> None:
         if self._cache_deals <= 0:
@@ -241,7 +224,7 @@ class DealFold:
         written = {PARTITION_FIELD: partition, HISTORY_FIELD: compacted.to_dict()}
         self._table[deal_id] = written
         if cached is not None:  # kept in place: a compaction is no reason to keep a deal
-            self._cache[deal_id] = _Folded(written, compacted, cached.parts, cached.basis)
+            self._cache[deal_id] = _Folded(written, compacted, cached.contributions)
         return True
 
     def _reset_compaction(self) -> None:
@@ -319,12 +302,6 @@ def _contributions(history: DealHistory, ctx: MetricContext) -> dict[Contributio
     if history.is_empty:
         return {}
     return contributions(fold(history), ctx)
-
-
-def _parts(history: DealHistory, ctx: MetricContext, reuse: Parts | None = None) -> Parts:
-    if history.is_empty:
-        return {}
-    return contribution_parts(fold(history), ctx, reuse)
 
 
 def _encode(new: DealHistory, known: _Folded | None, added: DealEvent) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import faust
 from prometheus_client import disable_created_metrics
@@ -22,7 +21,6 @@ def run_worker(settings: Settings) -> None:
     # `_created` series only double the scrape size; the function is untyped upstream.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     topology = build_topology(settings)
-    _tune_garbage_collector(settings)
     worker = faust.Worker(
         topology.app,
         loglevel=settings.log_level,
@@ -31,17 +29,3 @@ def run_worker(settings: Settings) -> None:
     )
     worker.spinner = None  # its log handler would lower the root level to DEBUG
     worker.execute_from_commandline()
-
-
-def _tune_garbage_collector(settings: Settings) -> None:
-    """Collect cyclic garbage less often, and never re-scan what start-up built.
-
-    The fold allocates many short-lived tuples per event, and every collection
-    of the youngest generation with Python's default threshold was paid by the
-    fold (about a third of its time, `bench/fold_rate.py`). Reference counting
-    still frees almost everything at once; only cycles wait for a collection.
-    """
-    if settings.gc_young_threshold > 0:
-        _, middle, old = gc.get_threshold()
-        gc.set_threshold(settings.gc_young_threshold, middle, old)
-    gc.freeze()  # modules, the app and its configuration live as long as the process

@@ -4,19 +4,18 @@ Random deal histories, plausible and not (reopen, churn, delete, unknown
 stages and pipelines, events before created, ids reused with another payload,
 simultaneous events), are delivered permuted, duplicated, interleaved across
 deals and split over partitions by deal hash, folded one event at a time
-through `admit` (rule R: too-late events change nothing) and `Aggregates.apply`
-(or, as the worker does, `Aggregates.apply_parts` with the unchanged parts of
-the deal's last view reused), with restarts from the serialised state,
-rebalances and compaction. At a fixed clock the partitions' sum must equal
-`compute()` on the same events, with `Decimal` equality; with a moving clock,
-the sum of the events each arrival kept (`kept_by_arrival`).
+through `admit` (rule R: too-late events change nothing) and
+`Aggregates.apply`, with restarts from the serialised state, rebalances and
+compaction. At a fixed clock the partitions' sum must equal `compute()` on the
+same events, with `Decimal` equality; with a moving clock, the sum of the events
+each arrival kept (`kept_by_arrival`).
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -29,14 +28,7 @@ from streams.domain import catalogue as cat
 from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import admit, compact, horizon
 from streams.domain.context import MetricContext, is_too_late
-from streams.domain.contributions import (
-    ContributionKey,
-    Parts,
-    contribution_basis,
-    contribution_parts,
-    contributions,
-    labels,
-)
+from streams.domain.contributions import ContributionKey, contributions, labels
 from streams.domain.events import DealEvent, EventType
 from streams.domain.exposition import exposition_samples
 from streams.domain.fold import fold
@@ -200,8 +192,7 @@ class Partition:
 
     table: dict[str, DealHistory] = field(default_factory=dict)
     aggregates: Aggregates = field(default_factory=Aggregates)
-    last: dict[str, tuple[Parts, Hashable]] = field(default_factory=dict)
-    """Each deal's contribution parts as last applied, and the context basis they came from."""
+    last: dict[str, dict[ContributionKey, Decimal]] = field(default_factory=dict)
 
     def accept(
         self, event: DealEvent, ctx: MetricContext, *, cached: bool, compacting: bool
@@ -213,19 +204,14 @@ class Partition:
             new = compact(new, ctx)
         if new is old:
             return
-        basis = contribution_basis(ctx)
-        if cached:  # as the worker: parts of the last view applied, the unchanged ones reused
-            old_parts, old_basis = self.last.get(event.deal_id) or (
-                contribution_parts(fold(old), ctx),
-                basis,
-            )
-            reuse = old_parts if old_basis == basis else None
-            new_parts = contribution_parts(fold(new), ctx, reuse)
-            self.aggregates.apply_parts(old_parts, new_parts)
-            self.last[event.deal_id] = (new_parts, basis)
+        if cached and event.deal_id in self.last:
+            old_contribution = self.last[event.deal_id]
         else:
-            self.aggregates.apply(contributions(fold(old), ctx), contributions(fold(new), ctx))
+            old_contribution = contributions(fold(old), ctx)
+        new_contribution = contributions(fold(new), ctx)
+        self.aggregates.apply(old_contribution, new_contribution)
         self.table[event.deal_id] = new
+        self.last[event.deal_id] = new_contribution
 
     def compact_all(self, ctx: MetricContext) -> None:
         """Shrink every deal that can be: neither contributions nor aggregates change."""
