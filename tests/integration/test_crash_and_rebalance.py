@@ -12,10 +12,10 @@ from streams.simulator import OutboundMessage
 from tests.integration.conftest import Flow
 from tests.support.kafka_io import committed_lag, committed_total, produce, read_topic
 from tests.support.oracle import (
-    Snapshot,
     batch_by_partition,
     batch_result,
     differences,
+    owned_once,
     summed,
     worker_partitions,
     worker_state,
@@ -93,7 +93,7 @@ def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> N
             what="every offset committed",
         )
         states = wait_for(
-            lambda: _settled(survivors),
+            lambda: owned_once((w.base_url for w in survivors), len(PARTITIONS)),
             timeout_seconds=120,
             what="the survivors to own every partition exactly once",
         )
@@ -128,13 +128,3 @@ def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> N
         )
     assert differences(summed(from_tables.values()), expected) == []
 
-
-def _settled(workers: list[WorkerProcess]) -> dict[int, Snapshot] | None:
-    """Each partition's aggregates, once the workers own every partition exactly once."""
-    states: dict[int, Snapshot] = {}
-    for worker in workers:
-        for partition, snapshot in worker_partitions(worker.base_url).items():
-            if partition in states:
-                return None
-            states[partition] = snapshot
-    return states if sorted(states) == PARTITIONS else None

@@ -56,6 +56,17 @@ def worker_state(base_url: str) -> tuple[list[int], Snapshot]:
     return sorted(partitions), summed(partitions.values())
 
 
+def owned_once(base_urls: Iterable[str], partitions: int) -> dict[int, Snapshot] | None:
+    """Each partition's aggregates, once the workers own all `partitions` exactly once."""
+    states: dict[int, Snapshot] = {}
+    for base_url in base_urls:
+        for partition, snapshot in worker_partitions(base_url).items():
+            if partition in states:
+                return None
+            states[partition] = snapshot
+    return states if sorted(states) == list(range(partitions)) else None
+
+
 def summed(snapshots: Iterable[Snapshot]) -> Snapshot:
     total: Snapshot = {}
     for snapshot in snapshots:
