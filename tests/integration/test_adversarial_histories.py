@@ -42,8 +42,9 @@ def test_odd_histories_killed_and_rebalanced_equal_the_batch_result(flow: Flow) 
     try:
         produce(flow.kafka.bootstrap, flow.topic, messages)
         wait_for(
-            lambda: committed_total(flow.kafka.bootstrap, flow.app_id, flow.topic)
-            >= len(messages) // 3,
+            lambda: (
+                committed_total(flow.kafka.bootstrap, flow.app_id, flow.topic) >= len(messages) // 3
+            ),
             timeout_seconds=600,
             what="a third of the events committed",
         )

@@ -127,4 +127,3 @@ def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> N
             f"{differences(actual, expected)}"
         )
     assert differences(summed(from_tables.values()), expected) == []
-
