@@ -4,8 +4,9 @@
 
 No broker: the simulator's deals (one tenant, `--deals-per-seller` deals per seller
 on average, created over the 60 days before a fixed clock) are ingested and folded
-in memory, as a worker does after a rebalance. Then `generate_latest` of a registry
-holding only the business collector is timed (median of `--runs`), and the body's
+in memory, as a worker does after a rebalance. Then the business part of the
+worker's `/metrics` is timed as the worker builds it (`BusinessCollector.capture`,
+then `render(families(...))`, `streams/topology.py`; median of `--runs`), and the body's
 bytes, series (sample lines) and distinct `seller` values are counted, once with the cap at
 `DEALPULSE_MAX_SELLERS_PER_TENANT`'s default and once with it at the seller count
 (effectively off). `measure(sellers)` is the same for another bench module.
@@ -26,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypedDict
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from streams.domain.events import DealEvent
 from streams.domain.history import DealHistory
@@ -41,6 +42,7 @@ from streams.simulator.generate import valid_messages
 from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import HISTORY_FIELD, PARTITION_FIELD, DealFold
 from streams.worker.fold_metrics import FoldMetrics
+from streams.worker.text_exposition import render
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)  # a Wednesday: every exported window has data
 SPAN = timedelta(days=60)
@@ -102,18 +104,16 @@ def build_workload(sellers: int, deals_per_seller: int, seed: int) -> Workload:
 
 
 def scrape_cost(workload: Workload, cap: int, runs: int = DEFAULT_RUNS) -> ScrapeCost:
-    """Median time of `generate_latest` over `runs`, and the body's size and series."""
-    registry = CollectorRegistry()
+    """Median time of the worker's business exposition over `runs`, and its size and series."""
     collector = BusinessCollector(
         workload.fold, workload.contexts, EXPORT_WINDOWS, max_sellers_per_tenant=cap
     )
-    registry.register(collector)
     timings: list[float] = []
     body = b""
     for _ in range(runs):
         gc.collect()
         started = time.perf_counter()
-        body = generate_latest(registry)
+        body = render(collector.families(collector.capture()))
         timings.append(time.perf_counter() - started)
     text = body.decode()
     lines = text.splitlines()
