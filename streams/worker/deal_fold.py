@@ -112,6 +112,8 @@ class DealFold:
                 self._metrics.too_late.inc()  # and nothing else: rule R
             return
         new = compact(admission.history, ctx)  # a deleted deal shrinks to a tombstone
+        if new is not admission.history:
+            self._metrics.compacted.inc()
         encoded = _encode(new, known, event) if new is admission.history else new.to_dict()
         stored = {PARTITION_FIELD: partition, HISTORY_FIELD: encoded}
         self._table[event.deal_id] = stored
@@ -130,6 +132,7 @@ class DealFold:
             self._table[known.history.deal_id] = known.stored
             return known
         # Same contributions for this context and later ones: the aggregates keep them.
+        self._metrics.compacted.inc()
         stored = {PARTITION_FIELD: partition, HISTORY_FIELD: compacted.to_dict()}
         self._table[known.history.deal_id] = stored
         return _Folded(stored, compacted, known.contributions)
@@ -223,6 +226,7 @@ class DealFold:
             return False
         written = {PARTITION_FIELD: partition, HISTORY_FIELD: compacted.to_dict()}
         self._table[deal_id] = written
+        self._metrics.compacted.inc()
         if cached is not None:  # kept in place: a compaction is no reason to keep a deal
             self._cache[deal_id] = _Folded(written, compacted, cached.contributions)
         return True

@@ -1,4 +1,4 @@
-"""Process counters of the fold: events folded, duplicates ignored, events too late."""
+"""Process counters of the fold: events folded, duplicates ignored, events too late, compactions."""
 
 from __future__ import annotations
 
@@ -20,5 +20,11 @@ class FoldMetrics:
         self.too_late = Counter(
             "dealpulse_fold_too_late",
             "Events older than every window's retention: they change no window.",
+            registry=registry,
+        )
+        self.compacted = Counter(
+            "dealpulse_fold_compactions",
+            "Deal states shrunk to a snapshot (all events beyond the retention, or deleted), "
+            "when written or by the sweep.",
             registry=registry,
         )

@@ -238,12 +238,14 @@ def test_compact_some_shrinks_deals_beyond_the_horizon_a_few_at_a_time() -> None
     before = fold.snapshot(JUNE)
     sizes = {key: len(text) for key, text in table.rows.items()}
     assert fold.compact_some(0) == 0  # May is retained: nothing to compact
+    assert counter(fold, "compacted") == 0
     a_year_later = JUNE.with_now(datetime(2027, 6, 15, tzinfo=UTC))
     fold._contexts = FixedContext(a_year_later)
     assert fold.compact_some(1) == 0  # another partition's deals wait for a call with theirs
     assert fold.compact_some(0, limit=3) == 3
     assert fold.compact_some(0, limit=3) == 2
     assert fold.compact_some(0) == 0
+    assert counter(fold, "compacted") == 5
     for key, text in table.rows.items():
         assert len(text) < sizes[key]
         assert json.loads(text)[HISTORY_FIELD]["events"] == []
@@ -308,6 +310,7 @@ def test_a_deleted_deal_is_written_as_a_tombstone_at_once() -> None:
         "events": [],
         "b": {"t": "2026-06-01T00:00:00Z", "z": "deleted", "n": "acme"},
     }
+    assert counter(fold, "compacted") == 1
     fold.accept(deal.reopened(datetime(2026, 6, 2, tzinfo=UTC)), 0)
     assert fold.snapshot(JUNE) == {}
     assert json.loads(table.rows["d1"])[HISTORY_FIELD]["events"] == []

@@ -22,6 +22,7 @@ INGEST_REJECTED = "dealpulse_ingest_rejected_total"
 FOLD_EVENTS = "dealpulse_fold_events_total"
 FOLD_DUPLICATES = "dealpulse_fold_duplicates_total"
 FOLD_TOO_LATE = "dealpulse_fold_too_late_total"
+FOLD_COMPACTIONS = "dealpulse_fold_compactions_total"
 CONSUMER_LAG = "dealpulse_consumer_lag"
 EVENT_DELAY = "dealpulse_event_delay_seconds"
 KAFKA_DELAY = "dealpulse_kafka_delay_seconds"
@@ -41,6 +42,7 @@ ENGINE_METRICS = (
     FOLD_EVENTS,
     FOLD_DUPLICATES,
     FOLD_TOO_LATE,
+    FOLD_COMPACTIONS,
     CONSUMER_LAG,
     f"{EVENT_DELAY}_bucket",
     f"{KAFKA_DELAY}_bucket",
@@ -176,11 +178,12 @@ def engine() -> dashboard.Dashboard:
         )
         .with_panel(
             time_series(
-                "Fold: events folded, duplicates, too late",
+                "Fold: events folded, duplicates, too late, deals compacted",
                 units.EventsPerSecond,
                 Query(q.sum_by([], q.rate(_worker(FOLD_EVENTS))), "folded"),
                 Query(q.sum_by([], q.rate(_worker(FOLD_DUPLICATES))), "duplicates"),
                 Query(q.sum_by([], q.rate(_worker(FOLD_TOO_LATE))), "too late"),
+                Query(q.sum_by([], q.rate(_worker(FOLD_COMPACTIONS))), "deals compacted"),
             )
         )
         .with_row(dashboard.Row("Lag and delays"))
