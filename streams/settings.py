@@ -7,6 +7,9 @@ module reads the environment on its own. Every field is documented in
 
 from __future__ import annotations
 
+import hashlib
+import re
+import socket
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -111,6 +114,18 @@ class Settings(BaseSettings):
         "partitions (Faust's default, 60 s, kept a killed worker's partitions unserved "
         "for a minute).",
     )
+    static_membership: bool = Field(
+        default=True,
+        description="Join the group under a fixed instance id (Kafka's static membership), "
+        "so a restarted worker gets its partitions back at once instead of after the "
+        "session timeout; a worker stopped for good keeps them until the session timeout.",
+    )
+    group_instance_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,249}$",
+        description="The worker's instance id under static membership, unique in the "
+        "group; unset means derived from the host name and the data directory.",
+    )
     producer_linger_seconds: float = Field(
         default=0.01,
         ge=0,
@@ -166,6 +181,21 @@ class Settings(BaseSettings):
     def worker_data_dir(self) -> Path:
         """One directory per worker: two workers on one host must not share RocksDB files."""
         return self.data_dir or Path(f".dealpulse/worker-{self.web_port}")
+
+    @property
+    def consumer_group_instance_id(self) -> str | None:
+        """Stable across restarts of one worker and distinct between workers.
+
+        The data directory is what makes a worker itself: its RocksDB state is
+        there, and two workers cannot share one. Kafka allows [A-Za-z0-9._-] only.
+        """
+        if not self.static_membership:
+            return None
+        if self.group_instance_id:
+            return self.group_instance_id
+        host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:200] or "host"
+        directory = str(self.worker_data_dir.resolve()).encode()
+        return f"{host}-{hashlib.sha256(directory).hexdigest()[:16]}"
 
     @property
     def uses_local_broker(self) -> bool:

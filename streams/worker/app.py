@@ -28,6 +28,7 @@ def build_app(settings: Settings) -> faust.App:
         producer_linger=settings.producer_linger_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=settings.session_timeout_seconds / HEARTBEATS_PER_SESSION,
+        consumer_group_instance_id=settings.consumer_group_instance_id,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,

@@ -1,0 +1,62 @@
+"""The worker's static group instance id: one per worker, the same across its restarts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from streams.settings import Settings
+from streams.worker.app import build_app
+
+KAFKA_INSTANCE_ID = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def test_the_same_data_directory_gives_the_same_instance_id(tmp_path: Path) -> None:
+    first = Settings(data_dir=tmp_path / "worker", web_port=6066)
+    restarted = Settings(data_dir=tmp_path / "worker", web_port=7077)
+
+    assert first.consumer_group_instance_id == restarted.consumer_group_instance_id
+
+
+def test_two_data_directories_give_two_instance_ids(tmp_path: Path) -> None:
+    one = Settings(data_dir=tmp_path / "one").consumer_group_instance_id
+    other = Settings(data_dir=tmp_path / "other").consumer_group_instance_id
+
+    assert one != other
+
+
+def test_the_derived_instance_id_is_one_kafka_accepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("socket.gethostname", lambda: "pod/ünïcode host:1")
+
+    derived = Settings(data_dir=tmp_path / "a dir with spaces").consumer_group_instance_id
+
+    assert derived is not None
+    assert KAFKA_INSTANCE_ID.match(derived)
+
+
+def test_an_explicit_instance_id_wins() -> None:
+    assert Settings(group_instance_id="worker-0").consumer_group_instance_id == "worker-0"
+
+
+def test_an_instance_id_kafka_would_refuse_is_a_settings_error() -> None:
+    with pytest.raises(ValidationError):
+        Settings(group_instance_id="worker 0")
+
+
+def test_dynamic_membership_has_no_instance_id() -> None:
+    settings = Settings(static_membership=False, group_instance_id="worker-0")
+
+    assert settings.consumer_group_instance_id is None
+
+
+def test_the_faust_app_joins_with_the_instance_id(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "worker")
+
+    app = build_app(settings)
+
+    assert app.conf.consumer_group_instance_id == settings.consumer_group_instance_id
