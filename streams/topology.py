@@ -23,15 +23,14 @@ from streams.ingest.ingestor import Ingestor
 from streams.metric_context import ContextSource, settings_clock
 from streams.settings import Settings
 from streams.worker.app import build_app
-from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import DealFold
 from streams.worker.engine_metrics import EngineCollector, EngineMetrics
+from streams.worker.export_cache import ExportCache
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.ingest_agent import IngestHandler
 from streams.worker.ingest_metrics import IngestMetrics
 from streams.worker.offset_guard import OffsetGuard, PartitionKey
 from streams.worker.partition_reader import PartitionReader
-from streams.worker.text_exposition import render
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +150,13 @@ def build_topology(settings: Settings) -> Topology:
     deal_fold = DealFold(deals, contexts, FoldMetrics(registry), settings.fold_cache_deals)
     engine = EngineMetrics(registry, settings.topic_partitions)
     guard = OffsetGuard()
-    business = BusinessCollector(  # rendered by `render`, not `generate_latest`: see there
+    business = ExportCache(  # rendered by itself, not `generate_latest`: see there
         deal_fold,
         contexts,
         settings.export_windows,
         max_sellers_per_tenant=settings.max_sellers_per_tenant,
     )
+    one_scrape_at_a_time = asyncio.Lock()  # each scrape applies the changes since the last
     handler = IngestHandler(
         Ingestor(settings, clock), deal_fold, dead_letter_topic, IngestMetrics(registry), engine
     )
@@ -273,10 +273,11 @@ def build_topology(settings: Settings) -> Topology:
     @app.page(METRICS_PATH)
     async def metrics(web: Any, request: Any) -> Any:
         started = time.perf_counter()
-        captured = business.capture()  # on the loop; building the text does not need it
-        loop = asyncio.get_running_loop()
-        families = await loop.run_in_executor(None, lambda: render(business.families(captured)))
-        body = generate_latest(registry) + families
+        async with one_scrape_at_a_time:
+            changes = business.take()  # on the loop: it reads the aggregates
+            loop = asyncio.get_running_loop()
+            exposed = await loop.run_in_executor(None, business.render, changes)
+        body = generate_latest(registry) + exposed
         engine.scrape_duration.set(time.perf_counter() - started)
         return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

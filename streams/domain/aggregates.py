@@ -38,17 +38,25 @@ class Aggregates:
             total.merge(part)
         return total
 
-    def apply(self, old: Contributions, new: Contributions) -> None:
-        """Replace one deal's `old` contributions by its `new` ones."""
+    def apply(
+        self, old: Contributions, new: Contributions, changed: set[ContributionKey] | None = None
+    ) -> None:
+        """Replace one deal's `old` contributions by its `new` ones; note the keys in `changed`."""
         for key, value in new.items():
             before = old.get(key)
             if before is None:
                 self._add(key, value)
-            elif before != value:  # most keys of a deal do not change with one event
+            elif before != value:
                 self._add(key, EXACT.subtract(value, before))
+            else:
+                continue  # most keys of a deal do not change with one event
+            if changed is not None:
+                changed.add(key)
         for key, before in old.items():
             if key not in new:
                 self._add(key, EXACT.minus(before))
+                if changed is not None:
+                    changed.add(key)
 
     def add(self, contributions: Contributions) -> None:
         """Add a deal's contributions (as when rebuilding from recovered state)."""
@@ -58,12 +66,13 @@ class Aggregates:
     def merge(self, other: Aggregates) -> None:
         self.add(other._values)
 
-    def prune(self, ctx: MetricContext) -> None:
+    def prune(self, ctx: MetricContext, changed: set[ContributionKey] | None = None) -> None:
         """Drop windows older than the retention of `ctx` (and of granularities it lacks).
 
         The active-deal changes (`CARRIED_METRICS`) are running-total steps: theirs
         are carried into the oldest retained window instead, exactly as
-        `contributions` places them for the same `ctx`.
+        `contributions` places them for the same `ctx`. The keys dropped and
+        carried into are noted in `changed`.
         """
         carried: dict[ContributionKey, Decimal] = {}
         for key in list(self._values):
@@ -77,7 +86,14 @@ class Aggregates:
             if cutoff is not None and key.metric in CARRIED_METRICS:
                 target = ContributionKey(key.metric, key.labels, Window(window.granularity, cutoff))
                 carried[target] = EXACT.add(carried.get(target, ZERO), value)
+            if changed is not None:
+                changed.add(key)
         self.add(carried)
+        if changed is not None:
+            changed.update(carried)
+
+    def get(self, key: ContributionKey) -> Decimal | None:
+        return self._values.get(key)
 
     def items(self) -> Iterable[tuple[ContributionKey, Decimal]]:
         """The current values, without copying them (do not change the aggregates meanwhile)."""

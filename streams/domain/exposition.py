@@ -61,12 +61,28 @@ def exposition_samples(
         for (name, base, window), counts in buckets.items():
             if name == spec.name:
                 samples.update(_cumulate(spec, base, window, les, counts))
-    starts = {
-        granularity: retained_windows(ctx.now, granularity, retention, ctx.timezone)
-        for granularity, retention in ctx.retention.items()
-    }
-    for (labels, granularity), steps in changes.items():
-        samples.update(_running_totals(labels, granularity, steps, starts, windows))
+    if changes:
+        starts = {
+            granularity: retained_windows(ctx.now, granularity, retention, ctx.timezone)
+            for granularity, retention in ctx.retention.items()
+        }
+        targets = {
+            granularity: tuple(
+                start
+                for start in retained
+                if windows is None or Window(granularity, start) in windows
+            )
+            for granularity, retained in starts.items()
+        }
+        retained = {granularity: frozenset(dates) for granularity, dates in starts.items()}
+        for (labels, granularity), steps in changes.items():
+            samples.update(
+                _running_totals(
+                    labels, granularity, steps, retained[granularity], targets[granularity]
+                )
+                if granularity in starts
+                else {}
+            )
     return samples
 
 
@@ -79,10 +95,11 @@ def _cumulate(
 ) -> dict[ContributionKey, Decimal]:
     cumulated: dict[ContributionKey, Decimal] = {}
     running = ZERO
+    at = sum(1 for name, _ in base if name < "le")  # labels stay sorted by name
+    before, after = base[:at], base[at:]
     for le in les:
         running = EXACT.add(running, counts.get(le, ZERO))
-        labels = tuple(sorted((*base, ("le", le))))
-        cumulated[ContributionKey(spec.bucket, labels, window)] = running
+        cumulated[ContributionKey(spec.bucket, (*before, ("le", le), *after), window)] = running
     return cumulated
 
 
@@ -90,18 +107,27 @@ def _running_totals(
     labels: Labels,
     granularity: Granularity,
     steps: Mapping[date, Decimal],
-    starts: Mapping[Granularity, tuple[date, ...]],
-    wanted: Collection[Window] | None,
+    retained: Collection[date],
+    targets: tuple[date, ...],
 ) -> dict[ContributionKey, Decimal]:
+    """The running total of `steps` at each of `targets` (retained windows), zeros left out.
+
+    Only steps at retained windows count: the aggregates carry older ones into
+    the oldest retained window when they are pruned.
+    """
     totals: dict[ContributionKey, Decimal] = {}
+    if not targets:
+        return totals
+    counted = sorted((start, step) for start, step in steps.items() if start in retained)
     running = ZERO
-    for start in starts.get(granularity, ()):
-        step = steps.get(start)
-        if step is not None:
-            running = EXACT.add(running, step)
+    index = 0
+    for target in targets:
+        while index < len(counted) and counted[index][0] <= target:
+            running = EXACT.add(running, counted[index][1])
+            index += 1
         if running != ZERO:
-            window = Window(granularity, start)
-            if wanted is None or window in wanted:
-                key = ContributionKey(cat.DEALS_ACTIVE_AT_WINDOW_START.name, labels, window)
-                totals[key] = running
+            key = ContributionKey(
+                cat.DEALS_ACTIVE_AT_WINDOW_START.name, labels, Window(granularity, target)
+            )
+            totals[key] = running
     return totals

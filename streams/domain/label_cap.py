@@ -19,7 +19,7 @@ cumulative buckets, `_sum` and `_count` are each summed bucket by bucket.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -66,7 +66,7 @@ def cap_sellers(samples: Samples, max_sellers: int) -> CappedSamples:
     if max_sellers < 1:
         raise ValueError(f"max_sellers must be >= 1, got {max_sellers}")
     # Many samples share their labels (windows, metrics): look each label set up once.
-    located = {labels: _tenant_seller(labels) for labels in {key.labels for key in samples}}
+    located = {labels: tenant_seller(labels) for labels in {key.labels for key in samples}}
     sellers: defaultdict[str, set[str]] = defaultdict(set)
     for where in located.values():
         if where is not None:
@@ -76,7 +76,7 @@ def cap_sellers(samples: Samples, max_sellers: int) -> CappedSamples:
         return CappedSamples(dict(samples), folded)
     won = _won_revenue(samples, located)
     kept = {
-        tenant: _top_sellers(tenant, names, won, max_sellers)
+        tenant: top_sellers(names, _revenue_in(won, tenant), max_sellers)
         for tenant, names in sellers.items()
         if folded[tenant]
     }
@@ -90,7 +90,7 @@ def cap_sellers(samples: Samples, max_sellers: int) -> CappedSamples:
     return CappedSamples(capped, folded)
 
 
-def _tenant_seller(labels: Labels) -> _TenantSeller | None:
+def tenant_seller(labels: Labels) -> _TenantSeller | None:
     tenant = ""
     seller = None
     for name, value in labels:
@@ -99,6 +99,16 @@ def _tenant_seller(labels: Labels) -> _TenantSeller | None:
         elif name == SELLER_LABEL:
             seller = value
     return None if seller is None else (tenant, seller)
+
+
+def ranking_revenue(samples: Samples) -> tuple[Decimal, ...]:
+    """What ranks one seller, given only that seller's samples (see `top_sellers`)."""
+    won: dict[Granularity, Decimal] = {}
+    for key, value in samples.items():
+        if key.metric == cat.WON_REVENUE.name and key.window is not None:
+            granularity = key.window.granularity
+            won[granularity] = EXACT.add(won.get(granularity, ZERO), value)
+    return tuple(won.get(granularity, ZERO) for granularity in _RANKING)
 
 
 def _won_revenue(
@@ -114,23 +124,25 @@ def _won_revenue(
     return won
 
 
-def _top_sellers(
-    tenant: str,
-    names: set[str],
-    won: Mapping[tuple[str, str, Granularity], Decimal],
-    count: int,
+def top_sellers(
+    names: Collection[str], revenue: Callable[[str], tuple[Decimal, ...]], count: int
 ) -> frozenset[str]:
-    """The `count` sellers with the most won revenue; ties go to the smaller seller id.
+    """The `count` sellers with the most `revenue`; ties go to the smaller seller id.
 
     A CRM seller literally named `__other__` is never kept: it would merge with the fold.
     """
+    # A stable sort, so sellers of equal revenue stay in id order.
+    ranked = sorted(sorted(set(names) - {OTHER_SELLER}), key=revenue, reverse=True)
+    return frozenset(ranked[:count])
 
+
+def _revenue_in(
+    won: Mapping[tuple[str, str, Granularity], Decimal], tenant: str
+) -> Callable[[str], tuple[Decimal, ...]]:
     def revenue(seller: str) -> tuple[Decimal, ...]:
         return tuple(won.get((tenant, seller, granularity), ZERO) for granularity in _RANKING)
 
-    # A stable sort, so sellers of equal revenue stay in id order.
-    ranked = sorted(sorted(names - {OTHER_SELLER}), key=revenue, reverse=True)
-    return frozenset(ranked[:count])
+    return revenue
 
 
 def _relabel(
@@ -143,4 +155,9 @@ def _relabel(
     keep = kept.get(tenant)
     if keep is None or seller in keep:
         return labels
+    return as_other(labels)
+
+
+def as_other(labels: Labels) -> Labels:
+    """`labels` with the seller replaced by `__other__`."""
     return tuple((name, OTHER_SELLER if name == SELLER_LABEL else value) for name, value in labels)

@@ -18,7 +18,7 @@ revenue are summed into `seller="__other__"`, and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -80,12 +80,11 @@ class BusinessCollector(Collector):
         running totals start at the oldest window.
         """
         ctx = self._contexts.current()
-        exported = self._exported_windows(ctx)  # window -> "current" | "previous" | ...
+        exported = exported_windows(ctx, self._export_windows)
         snapshot: dict[ContributionKey, Decimal] = {}
         for aggregates in self._fold.partition_snapshots(ctx).values():
             for key, value in aggregates.items():
-                window = key.window
-                if window is None or window in exported or key.metric in cat.CARRIED_METRICS:
+                if is_exported(key, exported):
                     known = snapshot.get(key)
                     snapshot[key] = value if known is None else EXACT.add(known, value)
         return Captured(ctx, exported, snapshot)
@@ -93,30 +92,58 @@ class BusinessCollector(Collector):
     def families(self, captured: Captured) -> Iterator[Metric]:
         """The metric families of a capture: pure work on copies, safe off the event loop."""
         ctx, exported, snapshot = captured
-        samples = {
-            key: value
-            for key, value in exposition_samples(snapshot, ctx, exported).items()
-            if key.window is None or key.window in exported
-        }
+        samples = exported_samples(snapshot, ctx, exported)
         capped = cap_sellers(samples, self._max_sellers_per_tenant)
         by_metric: defaultdict[str, dict[ContributionKey, Decimal]] = defaultdict(dict)
         for key, value in capped.samples.items():
             by_metric[key.metric][key] = value
-        for spec in cat.ALL_METRICS:
-            if spec.kind == "histogram":
-                yield _histogram(spec, by_metric, exported)
-            else:
-                yield _gauge(spec, by_metric.get(spec.name, {}), exported)
-        yield _folded(capped.folded)
+        yield from business_families(by_metric, exported)
+        yield folded_family(capped.folded)
 
-    def _exported_windows(self, ctx: MetricContext) -> dict[Window, str]:
-        windows: dict[Window, str] = {}
-        for granularity in ctx.cutoffs:
-            current = window_start(ctx.now, granularity, ctx.timezone)
-            for back in range(self._export_windows):
-                window = Window(granularity, shift_window(current, granularity, -back))
-                windows[window] = window_name(back)
-        return windows
+
+def exported_windows(ctx: MetricContext, export_windows: int) -> dict[Window, str]:
+    """The windows on /metrics, each with its `window` label ("current", "previous", ...)."""
+    windows: dict[Window, str] = {}
+    for granularity in ctx.cutoffs:
+        current = window_start(ctx.now, granularity, ctx.timezone)
+        for back in range(export_windows):
+            window = Window(granularity, shift_window(current, granularity, -back))
+            windows[window] = window_name(back)
+    return windows
+
+
+def is_exported(key: ContributionKey, exported: Mapping[Window, str]) -> bool:
+    """Whether /metrics needs `key`: an exported window's, or a step of a running total.
+
+    The running totals of the active-deal changes start at the oldest retained
+    window, so all their steps are needed.
+    """
+    window = key.window
+    return window is None or window in exported or key.metric in cat.CARRIED_METRICS
+
+
+def exported_samples(
+    aggregated: Mapping[ContributionKey, Decimal],
+    ctx: MetricContext,
+    exported: Mapping[Window, str],
+) -> dict[ContributionKey, Decimal]:
+    """The samples of exported aggregates (see `is_exported`), in the exported windows only."""
+    return {
+        key: value
+        for key, value in exposition_samples(aggregated, ctx, exported).items()
+        if key.window is None or key.window in exported
+    }
+
+
+def business_families(
+    by_metric: Mapping[str, Mapping[ContributionKey, Decimal]], exported: Mapping[Window, str]
+) -> Iterator[Metric]:
+    """Every business family of `ALL_METRICS`, with the samples given per metric name."""
+    for spec in cat.ALL_METRICS:
+        if spec.kind == "histogram":
+            yield _histogram(spec, by_metric, exported)
+        else:
+            yield _gauge(spec, by_metric.get(spec.name, {}), exported)
 
 
 def window_name(windows_back: int) -> str:
@@ -132,7 +159,9 @@ def _label_names(spec: cat.MetricSpec) -> list[str]:
     return [*spec.labels, *((*cat.WINDOW_LABELS, WINDOW_LABEL) if spec.windowed else ())]
 
 
-def _label_values(key: ContributionKey, names: list[str], exported: dict[Window, str]) -> list[str]:
+def _label_values(
+    key: ContributionKey, names: list[str], exported: Mapping[Window, str]
+) -> list[str]:
     values = dict(key.labels)
     if key.window is not None:
         values["granularity"] = key.window.granularity.value
@@ -142,7 +171,9 @@ def _label_values(key: ContributionKey, names: list[str], exported: dict[Window,
 
 
 def _gauge(
-    spec: cat.MetricSpec, samples: dict[ContributionKey, Decimal], exported: dict[Window, str]
+    spec: cat.MetricSpec,
+    samples: Mapping[ContributionKey, Decimal],
+    exported: Mapping[Window, str],
 ) -> Metric:
     names = _label_names(spec)
     family = GaugeMetricFamily(spec.name, spec.help, labels=names)
@@ -153,8 +184,8 @@ def _gauge(
 
 def _histogram(
     spec: cat.MetricSpec,
-    by_metric: dict[str, dict[ContributionKey, Decimal]],
-    exported: dict[Window, str],
+    by_metric: Mapping[str, Mapping[ContributionKey, Decimal]],
+    exported: Mapping[Window, str],
 ) -> Metric:
     names = _label_names(spec)
     family = HistogramMetricFamily(spec.name, spec.help, labels=names)
@@ -175,7 +206,7 @@ def _histogram(
     return family
 
 
-def _folded(folded_by_tenant: dict[str, int]) -> Metric:
+def folded_family(folded_by_tenant: Mapping[str, int]) -> Metric:
     spec = SELLER_LABELS_FOLDED
     family = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
     for tenant, folded in sorted(folded_by_tenant.items()):

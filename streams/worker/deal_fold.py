@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -31,6 +32,8 @@ from streams.domain.contributions import ContributionKey, contributions
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory, encode_event
+from streams.domain.money import EXACT
+from streams.domain.windows import Granularity
 from streams.worker.fold_metrics import FoldMetrics
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,8 @@ class _Folded:
     stored: dict[str, Any]
     history: DealHistory
     contributions: dict[ContributionKey, Decimal]
+    cutoffs: Mapping[Granularity, date]
+    """The retention cutoffs `contributions` were computed with."""
 
 
 class DealFold:
@@ -93,6 +98,10 @@ class DealFold:
         self._sweep: Iterator[tuple[str, Any]] | None = None
         self._pending: dict[int, dict[str, None]] = {}
         self._last_compaction: dict[int, float] = {}
+        self._changes: set[ContributionKey] | None = None
+        self._epoch = 0
+        self._pruned_at: dict[int, Mapping[Granularity, date]] = {}
+        self._stale: set[int] = set()
 
     def accept(self, event: DealEvent, partition: int) -> None:
         ctx = self._contexts.current()
@@ -119,9 +128,11 @@ class DealFold:
         self._table[event.deal_id] = stored
         if known is None:
             self._deals[partition] = self._deals.get(partition, 0) + 1
-        folded = _Folded(stored, new, _contributions(new, ctx))
+        folded = _Folded(stored, new, _contributions(new, ctx), ctx.cutoffs)
         old_contributions = known.contributions if known else {}
-        self._partition(partition).apply(old_contributions, folded.contributions)
+        if known is not None and known.cutoffs != ctx.cutoffs:
+            self._stale.add(partition)  # retracts windows the retention may have dropped
+        self._partition(partition).apply(old_contributions, folded.contributions, self._changes)
         self._remember(event.deal_id, folded)
         self._metrics.folded.inc()
 
@@ -135,14 +146,14 @@ class DealFold:
         self._metrics.compacted.inc()
         stored = {PARTITION_FIELD: partition, HISTORY_FIELD: compacted.to_dict()}
         self._table[known.history.deal_id] = stored
-        return _Folded(stored, compacted, known.contributions)
+        return _Folded(stored, compacted, known.contributions, known.cutoffs)
 
     def _load(self, deal_id: str, ctx: MetricContext) -> _Folded | None:
         stored = self._table.get(deal_id)
         if not stored:
             return None
         history = DealHistory.from_dict(stored[HISTORY_FIELD])
-        return _Folded(stored, history, _contributions(history, ctx))
+        return _Folded(stored, history, _contributions(history, ctx), ctx.cutoffs)
 
     def _remember(self, deal_id: str, folded: _Folded) -> None:
         if self._cache_deals <= 0:
@@ -228,7 +239,7 @@ class DealFold:
         self._table[deal_id] = written
         self._metrics.compacted.inc()
         if cached is not None:  # kept in place: a compaction is no reason to keep a deal
-            self._cache[deal_id] = _Folded(written, compacted, cached.contributions)
+            self._cache[deal_id] = _Folded(written, compacted, cached.contributions, cached.cutoffs)
         return True
 
     def _reset_compaction(self) -> None:
@@ -250,6 +261,7 @@ class DealFold:
                 deals[partition] += 1
         self._aggregates = rebuilt
         self._deals = deals
+        self._rebuilt()
         self._cache.clear()  # recovery may have changed any deal of these partitions
         self._reset_compaction()
         log.info("aggregates rebuilt", extra={"deals_by_partition": deals})
@@ -275,6 +287,7 @@ class DealFold:
         self._reset_compaction()
         for partition in dropped:
             self._deals.pop(partition, None)
+        self._rebuilt()
         log.info("aggregates dropped", extra={"partitions": dropped})
 
     def deal_counts(self) -> dict[int, int]:
@@ -290,10 +303,50 @@ class DealFold:
         return Aggregates.sum(self.partition_snapshots(ctx).values()).snapshot()
 
     def partition_snapshots(self, ctx: MetricContext) -> dict[int, Aggregates]:
-        """Each owned partition's aggregates, pruned to the retention of `ctx`."""
-        for aggregates in self._aggregates.values():
-            aggregates.prune(ctx)
+        """Each owned partition's aggregates, pruned to the retention of `ctx`.
+
+        A partition is pruned again only when the cutoffs moved or a deal retracted
+        contributions computed with older ones: pruning walks every key.
+        """
+        for partition, aggregates in self._aggregates.items():
+            if partition in self._stale or self._pruned_at.get(partition) != ctx.cutoffs:
+                aggregates.prune(ctx, self._changes)
+                self._pruned_at[partition] = ctx.cutoffs
+                self._stale.discard(partition)
         return dict(self._aggregates)
+
+    # --- what changed, for an export kept up to date (`ExportCache`) ---------------
+
+    @property
+    def epoch(self) -> int:
+        """Changes whenever the aggregates are rebuilt or dropped rather than folded into."""
+        return self._epoch
+
+    def take_changes(self) -> set[ContributionKey]:
+        """The keys whose sum changed since the last call (the first call starts the journal).
+
+        Only folds and prunes are noted; a rebuild or drop changes `epoch` instead.
+        """
+        changes = self._changes if self._changes is not None else set()
+        self._changes = set()
+        return changes
+
+    def value(self, key: ContributionKey) -> Decimal | None:
+        """The sum of `key` over the owned partitions (as last pruned); None when none has it.
+
+        Parts of two partitions can cancel out: the sum is then zero, and exported.
+        """
+        total: Decimal | None = None
+        for aggregates in self._aggregates.values():
+            part = aggregates.get(key)
+            if part is not None:
+                total = part if total is None else EXACT.add(total, part)
+        return total
+
+    def _rebuilt(self) -> None:
+        self._epoch += 1
+        self._pruned_at.clear()
+        self._stale.clear()
 
     def _partition(self, partition: int) -> Aggregates:
         aggregates = self._aggregates.get(partition)

@@ -17,30 +17,42 @@ from typing import cast
 from prometheus_client.core import Metric
 from prometheus_client.utils import floatToGoString
 
-_go_float = cast(Callable[[float], str], floatToGoString)  # untyped upstream
+go_float = cast(Callable[[float], str], floatToGoString)  # untyped upstream
 
 LabelItems = tuple[tuple[str, str], ...]
 
 
 def render(families: Iterable[Metric]) -> bytes:
     """`families` (gauges and histograms) in the Prometheus text format."""
-    rendered_labels: dict[LabelItems, str] = {}
     out: list[str] = []
     for family in families:
-        if family.type not in ("gauge", "histogram"):
-            raise ValueError(f"{family.name}: only gauges and histograms, not {family.type}")
-        help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-        out.append(f"# HELP {family.name} {help_text}\n# TYPE {family.name} {family.type}\n")
-        for sample in family.samples:
-            items = tuple(sample.labels.items())
-            text = rendered_labels.get(items)
-            if text is None:
-                text = rendered_labels[items] = _label_text(items)
-            out.append(f"{sample.name}{text} {_go_float(sample.value)}\n")
+        out.append(render_header(family))
+        out.append(render_samples(family))
     return "".join(out).encode()
 
 
-def _label_text(items: LabelItems) -> str:
+def render_header(family: Metric) -> str:
+    """The `# HELP` and `# TYPE` lines of `family`."""
+    if family.type not in ("gauge", "histogram"):
+        raise ValueError(f"{family.name}: only gauges and histograms, not {family.type}")
+    help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {family.name} {help_text}\n# TYPE {family.name} {family.type}\n"
+
+
+def render_samples(family: Metric) -> str:
+    """The sample lines of `family`, without its header."""
+    rendered_labels: dict[LabelItems, str] = {}
+    out: list[str] = []
+    for sample in family.samples:
+        items = tuple(sample.labels.items())
+        text = rendered_labels.get(items)
+        if text is None:
+            text = rendered_labels[items] = label_text(items)
+        out.append(f"{sample.name}{text} {go_float(sample.value)}\n")
+    return "".join(out)
+
+
+def label_text(items: LabelItems) -> str:
     if not items:
         return ""
     pairs = ",".join(f'{name}="{_escape(value)}"' for name, value in sorted(items))
