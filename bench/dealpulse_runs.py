@@ -29,8 +29,16 @@ RECOVERY_POLL_SECONDS = 0.25
 MB = 1_000_000
 
 
-def worker(config: BenchConfig, *, topic: str, group: str, data_dir: Path, label: str) -> Service:
-    port = free_port()
+def worker(
+    config: BenchConfig,
+    *,
+    topic: str,
+    group: str,
+    data_dir: Path,
+    label: str,
+    port: int | None = None,
+) -> Service:
+    port = port or free_port()
     env = {
         "DEALPULSE_KAFKA_BOOTSTRAP": config.bootstrap,
         "DEALPULSE_TOPIC_EVENTS": topic,
@@ -146,13 +154,19 @@ async def recovery(
     group: str,
     wipe_state: bool,
 ) -> tuple[dict[str, Any], Service]:
-    """SIGKILL `running`, restart it (its RocksDB kept or wiped): seconds until it is correct."""
+    """SIGKILL `running`, restart it (its RocksDB kept or wiped): seconds until it is correct.
+
+    Restarted as itself, as a supervisor restarts it: the same data directory and
+    web port, so the same static group member.
+    """
     running.kill()
     data_dir = Path(running.env["DEALPULSE_DATA_DIR"])
     if wipe_state:
         shutil.rmtree(data_dir, ignore_errors=True)
     label = "recovery-changelog" if wipe_state else "recovery-local"
-    restarted = worker(config, topic=topic, group=group, data_dir=data_dir, label=label)
+    restarted = worker(
+        config, topic=topic, group=group, data_dir=data_dir, label=label, port=running.web_port
+    )
     restarted.start()
     try:
         timeline = await _seconds_until_correct(

@@ -123,8 +123,8 @@ class Settings(BaseSettings):
     group_instance_id: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9._-]{1,249}$",
-        description="The worker's instance id under static membership, unique in the "
-        "group; unset means derived from the host name and the data directory.",
+        description="How the worker's static instance id starts (unset: the host name); "
+        "a hash of its data directory and web address follows.",
     )
     producer_linger_seconds: float = Field(
         default=0.01,
@@ -186,16 +186,16 @@ class Settings(BaseSettings):
     def consumer_group_instance_id(self) -> str | None:
         """Stable across restarts of one worker and distinct between workers.
 
-        The data directory is what makes a worker itself: its RocksDB state is
-        there, and two workers cannot share one. Kafka allows [A-Za-z0-9._-] only.
+        A worker is its data directory (its RocksDB state is there; two workers
+        cannot share one) at its web address: a static member gets back the
+        assignment it had, and Faust's assignor refuses one made for another
+        address (it crashed the worker). Kafka allows [A-Za-z0-9._-] only.
         """
         if not self.static_membership:
             return None
-        if self.group_instance_id:
-            return self.group_instance_id
-        host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:200] or "host"
-        directory = str(self.worker_data_dir.resolve()).encode()
-        return f"{host}-{hashlib.sha256(directory).hexdigest()[:16]}"
+        name = self.group_instance_id or re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())
+        identity = f"{self.worker_data_dir.resolve()}|{self.web_host}:{self.web_port}"
+        return f"{name[:200] or 'worker'}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
 
     @property
     def uses_local_broker(self) -> bool:

@@ -62,27 +62,14 @@ def exposition_samples(
             if name == spec.name:
                 samples.update(_cumulate(spec, base, window, les, counts))
     if changes:
-        starts = {
-            granularity: retained_windows(ctx.now, granularity, retention, ctx.timezone)
-            for granularity, retention in ctx.retention.items()
-        }
-        targets = {
-            granularity: tuple(
-                start
-                for start in retained
-                if windows is None or Window(granularity, start) in windows
-            )
-            for granularity, retained in starts.items()
-        }
-        retained = {granularity: frozenset(dates) for granularity, dates in starts.items()}
+        retained, targets = _running_total_windows(ctx, windows)
         for (labels, granularity), steps in changes.items():
-            samples.update(
-                _running_totals(
-                    labels, granularity, steps, retained[granularity], targets[granularity]
+            if granularity in retained:
+                samples.update(
+                    _running_totals(
+                        labels, granularity, steps, retained[granularity], targets[granularity]
+                    )
                 )
-                if granularity in starts
-                else {}
-            )
     return samples
 
 
@@ -131,3 +118,33 @@ def _running_totals(
             )
             totals[key] = running
     return totals
+
+
+_Retained = dict[Granularity, frozenset[date]]
+_Targets = dict[Granularity, tuple[date, ...]]
+_last_windows: tuple[MetricContext, Collection[Window] | None, _Retained, _Targets] | None = None
+
+
+def _running_total_windows(
+    ctx: MetricContext, windows: Collection[Window] | None
+) -> tuple[_Retained, _Targets]:
+    """Per granularity: the retained window starts, and those of them in `windows` (all when
+    None), oldest first. Computed once per context and `windows`: an export calls
+    `exposition_samples` for every group of series it derives, with the same ones."""
+    global _last_windows
+    last = _last_windows
+    if last is not None and last[0] is ctx and last[1] is windows:
+        return last[2], last[3]
+    starts = {
+        granularity: retained_windows(ctx.now, granularity, retention, ctx.timezone)
+        for granularity, retention in ctx.retention.items()
+    }
+    retained = {granularity: frozenset(dates) for granularity, dates in starts.items()}
+    targets = {
+        granularity: tuple(
+            start for start in dates if windows is None or Window(granularity, start) in windows
+        )
+        for granularity, dates in starts.items()
+    }
+    _last_windows = (ctx, windows, retained, targets)
+    return retained, targets

@@ -14,11 +14,19 @@ from streams.worker.app import build_app
 KAFKA_INSTANCE_ID = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
-def test_the_same_data_directory_gives_the_same_instance_id(tmp_path: Path) -> None:
+def test_a_restarted_worker_has_the_same_instance_id(tmp_path: Path) -> None:
     first = Settings(data_dir=tmp_path / "worker", web_port=6066)
-    restarted = Settings(data_dir=tmp_path / "worker", web_port=7077)
+    restarted = Settings(data_dir=tmp_path / "worker", web_port=6066)
 
     assert first.consumer_group_instance_id == restarted.consumer_group_instance_id
+
+
+def test_another_web_address_is_another_member(tmp_path: Path) -> None:
+    """Faust's assignor asserts the assignment it gets back was made for its own address."""
+    first = Settings(data_dir=tmp_path / "worker", web_port=6066)
+    moved = Settings(data_dir=tmp_path / "worker", web_port=7077)
+
+    assert first.consumer_group_instance_id != moved.consumer_group_instance_id
 
 
 def test_two_data_directories_give_two_instance_ids(tmp_path: Path) -> None:
@@ -39,8 +47,12 @@ def test_the_derived_instance_id_is_one_kafka_accepts(
     assert KAFKA_INSTANCE_ID.match(derived)
 
 
-def test_an_explicit_instance_id_wins() -> None:
-    assert Settings(group_instance_id="worker-0").consumer_group_instance_id == "worker-0"
+def test_an_explicit_name_starts_the_instance_id() -> None:
+    instance_id = Settings(group_instance_id="worker-0").consumer_group_instance_id
+
+    assert instance_id is not None
+    assert instance_id.startswith("worker-0-")
+    assert KAFKA_INSTANCE_ID.match(instance_id)
 
 
 def test_an_instance_id_kafka_would_refuse_is_a_settings_error() -> None:
