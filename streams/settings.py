@@ -133,6 +133,13 @@ class Settings(BaseSettings):
         "messages into one request (Faust's producer_linger; its default, 0, sends one "
         "request per message).",
     )
+    rocksdb_memory_mb: int = Field(
+        default=32,
+        ge=4,
+        description="Memory of the deal table's RocksDB per owned partition, in MB: half "
+        "for its two write buffers, half for its block cache (Faust's defaults, 3 x 64 MB "
+        "write buffers and a 2 GB cache per partition, took a worker to 2 GB).",
+    )
     fold_cache_deals: int = Field(
         default=10_000,
         ge=0,

@@ -11,6 +11,18 @@ from streams.worker.faust_commit import deduplicate_commits
 
 STORE_URL = "rocksdb://"  # faust uses rocksdict for this scheme when it is installed
 HEARTBEATS_PER_SESSION = 5  # Kafka's advice: heartbeat at most a third of the session timeout
+WRITE_BUFFERS = 2
+MB = 1024 * 1024
+
+
+def rocksdb_options(settings: Settings) -> dict[str, int]:
+    """Options of a table's RocksDB store (per partition), bounded by `rocksdb_memory_mb`."""
+    budget = settings.rocksdb_memory_mb * MB
+    return {
+        "write_buffer_size": budget // 2 // WRITE_BUFFERS,
+        "max_write_buffer_number": WRITE_BUFFERS,
+        "block_cache_size": budget // 2,
+    }
 
 
 def build_app(settings: Settings) -> faust.App:

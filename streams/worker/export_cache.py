@@ -72,8 +72,8 @@ class Changes(NamedTuple):
 class _Group:
     aggregated: dict[ContributionKey, Decimal] = field(default_factory=dict)
     samples: dict[ContributionKey, Decimal] = field(default_factory=dict)
-    revenue: tuple[Decimal, ...] = ()
-    """What ranks the seller for the cap (`label_cap.ranking_revenue`)."""
+    rank: tuple[Decimal, ...] = ()
+    """The seller's won revenue negated (`label_cap.ranking_revenue`): smaller ranks first."""
     text: Text | None = None  # rendered when first exported as itself
 
 
@@ -82,8 +82,8 @@ class _Other:
     """A tenant's `seller="__other__"`: the sum of its folded sellers' samples."""
 
     members: frozenset[str] = frozenset()
-    ranked: frozenset[str] = frozenset()
-    """The sellers the members were chosen among."""
+    kept: frozenset[str] = frozenset()
+    """The sellers kept as themselves at the last ranking."""
     bounds: tuple[_RankKey, _RankKey] | None = None
     """At least the last kept seller's rank key, at most the first member's (see `_rank`)."""
     sums: dict[ContributionKey, Decimal] = field(default_factory=dict)
@@ -178,7 +178,7 @@ class ExportCache:
             group = self._groups[where]
             before[where] = group.samples
             group.samples = exported_samples(group.aggregated, ctx, exported)
-            group.revenue = ranking_revenue(group.samples)
+            group.rank = tuple(-amount for amount in ranking_revenue(group.samples))
             group.text = None
             if not group.aggregated:
                 del self._groups[where]
@@ -242,36 +242,52 @@ class ExportCache:
     ) -> frozenset[str]:
         """The sellers beyond the cap: those `label_cap.top_sellers` does not keep.
 
-        Ranking every seller at every scrape costs tens of milliseconds at 10,000;
-        when the same sellers are ranked and the changed ones stay on their side of
-        the last ranking's boundary, the members are the same.
+        Ranking every seller at every scrape costs tens of milliseconds at 10,000.
+        Between two scrapes only the changed sellers move (a seller appears or goes
+        away only by changing): if they stayed on their side of the last boundary,
+        the kept sellers are the same; if no kept seller fell past it or went away,
+        they are the best of the kept and the changed others (every other seller
+        still ranks behind them all).
         """
         if len(names) <= self._max_sellers:
             other.bounds = None
+            other.kept = frozenset()
             return frozenset()
-        if other.bounds is not None and other.ranked == names:
+        if other.bounds is not None and other.kept <= names:
             kept_at_most, members_at_least = other.bounds
-            for where_tenant, seller, _ in dirty:
-                if where_tenant == tenant and seller in names and seller != OTHER_SELLER:
-                    key = self._rank(tenant, seller)
-                    if seller in other.members:
-                        members_at_least = min(members_at_least, key)
-                    else:
-                        kept_at_most = max(kept_at_most, key)
-            if kept_at_most < members_at_least:
-                other.bounds = (kept_at_most, members_at_least)
-                return other.members
+            changed = {
+                seller: self._rank(tenant, seller)
+                for where_tenant, seller, _ in dirty
+                if where_tenant == tenant and seller in names and seller != OTHER_SELLER
+            }
+            rose = [key for seller, key in changed.items() if seller not in other.kept]
+            stayed = [key for seller, key in changed.items() if seller in other.kept]
+            if max([kept_at_most, *stayed]) < min([members_at_least, *rose]):
+                return frozenset(names) - other.kept
+            if all(key < members_at_least for key in stayed):
+                pool = [self._rank(tenant, seller) for seller in other.kept] + rose
+                return self._cut(names, sorted(pool), other, members_at_least)
         ranked = sorted(self._rank(tenant, seller) for seller in names if seller != OTHER_SELLER)
+        return self._cut(names, ranked, other, None)
+
+    def _cut(
+        self,
+        names: set[str],
+        ranked: list[_RankKey],
+        other: _Other,
+        members_at_least: _RankKey | None,
+    ) -> frozenset[str]:
+        """Keep the first `max_sellers` of `ranked`; note the new boundary."""
         kept = ranked[: self._max_sellers]
         beyond = ranked[self._max_sellers :]
-        other.ranked = frozenset(names)
-        other.bounds = (kept[-1], beyond[0]) if kept and beyond else None
-        return frozenset(names) - {key[1] for key in kept}
+        lowest = [key for key in (*beyond[:1], members_at_least) if key is not None]
+        other.bounds = (kept[-1], min(lowest)) if kept and lowest else None
+        other.kept = frozenset(key[1] for key in kept)
+        return frozenset(names) - other.kept
 
     def _rank(self, tenant: str, seller: str) -> _RankKey:
         """Smaller first: the most won revenue, then the smaller id (as `top_sellers`)."""
-        revenue = self._groups[(tenant, seller, ())].revenue
-        return (tuple(-amount for amount in revenue), seller)
+        return (self._groups[(tenant, seller, ())].rank, seller)
 
     def _samples(self, where: GroupKey) -> dict[ContributionKey, Decimal]:
         group = self._groups.get(where)

@@ -1,0 +1,29 @@
+"""The deal table's RocksDB memory is bounded by one setting, not by Faust's defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streams.settings import Settings
+from streams.topology import DEALS_TABLE, build_topology
+from streams.worker.app import MB, rocksdb_options
+
+
+def test_the_budget_is_split_between_write_buffers_and_the_block_cache() -> None:
+    options = rocksdb_options(Settings(rocksdb_memory_mb=32))
+
+    buffers = options["write_buffer_size"] * options["max_write_buffer_number"]
+    assert buffers == 16 * MB
+    assert options["block_cache_size"] == 16 * MB
+
+
+def test_the_deal_table_opens_its_stores_with_them(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "worker", rocksdb_memory_mb=8)
+    topology = build_topology(settings)
+    table = topology.app.tables[DEALS_TABLE]
+
+    store_options = table.data.rocksdb_options  # Faust's RocksDB store, not opened yet
+
+    assert store_options.write_buffer_size == 2 * MB
+    assert store_options.max_write_buffer_number == 2
+    assert store_options.block_cache_size == 4 * MB
