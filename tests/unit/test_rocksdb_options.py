@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from streams.settings import Settings
 from streams.topology import DEALS_TABLE, build_topology
@@ -20,7 +21,7 @@ def test_the_budget_is_split_between_write_buffers_and_the_block_cache() -> None
 def test_the_deal_table_opens_its_stores_with_them(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "worker", rocksdb_memory_mb=8)
     topology = build_topology(settings)
-    table = topology.app.tables[DEALS_TABLE]
+    table: Any = topology.app.tables[DEALS_TABLE]
 
     store_options = table.data.rocksdb_options  # Faust's RocksDB store, not opened yet
 
