@@ -39,6 +39,8 @@ def scrape_seconds(measured: dict[str, Any]) -> float | None:
     for key in SECONDS_KEYS:
         if isinstance(measured.get(key), int | float):
             return float(measured[key])
+    if isinstance(measured.get("scrape_ms"), int | float):  # before cold_ms, in any key order
+        return float(measured["scrape_ms"]) / 1000
     for key, value in measured.items():
         if key.endswith("_seconds") and isinstance(value, int | float):
             return float(value)
