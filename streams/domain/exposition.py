@@ -122,7 +122,7 @@ def _running_totals(
 
 _Retained = dict[Granularity, frozenset[date]]
 _Targets = dict[Granularity, tuple[date, ...]]
-_last_windows: tuple[MetricContext, Collection[Window] | None, _Retained, _Targets] | None = None
+_last_windows: tuple[MetricContext, frozenset[Window] | None, _Retained, _Targets] | None = None
 
 
 def _running_total_windows(
@@ -132,8 +132,9 @@ def _running_total_windows(
     None), oldest first. Computed once per context and `windows`: an export calls
     `exposition_samples` for every group of series it derives, with the same ones."""
     global _last_windows
+    wanted = None if windows is None else frozenset(windows)
     last = _last_windows
-    if last is not None and last[0] is ctx and last[1] is windows:
+    if last is not None and last[0] is ctx and last[1] == wanted:
         return last[2], last[3]
     starts = {
         granularity: retained_windows(ctx.now, granularity, retention, ctx.timezone)
@@ -142,9 +143,9 @@ def _running_total_windows(
     retained = {granularity: frozenset(dates) for granularity, dates in starts.items()}
     targets = {
         granularity: tuple(
-            start for start in dates if windows is None or Window(granularity, start) in windows
+            start for start in dates if wanted is None or Window(granularity, start) in wanted
         )
         for granularity, dates in starts.items()
     }
-    _last_windows = (ctx, windows, retained, targets)
+    _last_windows = (ctx, wanted, retained, targets)
     return retained, targets
