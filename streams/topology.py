@@ -271,13 +271,18 @@ def build_topology(settings: Settings) -> Topology:
         deal_fold.drop(partitions)
         engine.forget_partitions(partitions)
 
-    @app.page(METRICS_PATH)
-    async def metrics(web: Any, request: Any) -> Any:
-        started = time.perf_counter()
+    async def expose_business() -> bytes:
         async with one_scrape_at_a_time:
             changes = business.take()  # on the loop: it reads the aggregates
             loop = asyncio.get_running_loop()
-            exposed = await loop.run_in_executor(None, business.render, changes)
+            return await loop.run_in_executor(None, business.render, changes)
+
+    @app.page(METRICS_PATH)
+    async def metrics(web: Any, request: Any) -> Any:
+        started = time.perf_counter()
+        # Shielded: a scrape given up by its client must still finish applying the
+        # changes it took, before the next one takes more.
+        exposed = await asyncio.shield(asyncio.ensure_future(expose_business()))
         body = generate_latest(registry) + exposed
         engine.scrape_duration.set(time.perf_counter() - started)
         return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
