@@ -23,7 +23,7 @@ from streams.metric_context import ContextSource
 from streams.settings import Settings
 from streams.worker import business_collector, export_cache
 from streams.worker.business_collector import BusinessCollector
-from streams.worker.deal_fold import PARTITION_FIELD, DealFold
+from streams.worker.deal_fold import DealFold
 from streams.worker.export_cache import ExportCache
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.text_exposition import render
@@ -182,13 +182,6 @@ def test_a_failed_render_rebuilds_at_the_next_scrape(monkeypatch: Any) -> None:
             cache.render(changes)
 
     assert_same_export(cached_body(cache), full_body(fold, contexts, 1000))
-
-
-def test_a_partition_of_each_deal_is_where_the_table_says() -> None:
-    # The rebuild in the property test reads `partition` from the table rows.
-    fold, _ = fold_of(won_deal("d1", NOW - timedelta(hours=2), "100"))
-    assert fold.partitions == [0]
-    assert PARTITION_FIELD == "partition"
 
 
 @pytest.mark.parametrize("later", [EventType.CHURNED, EventType.REOPENED])
