@@ -124,16 +124,24 @@ def _won_revenue(
     return won
 
 
+RankKey = tuple[tuple[Decimal, ...], str]
+"""Sorts sellers best first: the most won revenue (longest granularity first), then the
+smaller seller id."""
+
+
+def rank_key(revenue: tuple[Decimal, ...], seller: str) -> RankKey:
+    return (tuple(-amount for amount in revenue), seller)
+
+
 def top_sellers(
     names: Collection[str], revenue: Callable[[str], tuple[Decimal, ...]], count: int
 ) -> frozenset[str]:
-    """The `count` sellers with the most `revenue`; ties go to the smaller seller id.
+    """The `count` sellers first by `rank_key`.
 
     A CRM seller literally named `__other__` is never kept: it would merge with the fold.
     """
-    # A stable sort, so sellers of equal revenue stay in id order.
-    ranked = sorted(sorted(set(names) - {OTHER_SELLER}), key=revenue, reverse=True)
-    return frozenset(ranked[:count])
+    ranked = sorted(rank_key(revenue(seller), seller) for seller in set(names) - {OTHER_SELLER})
+    return frozenset(seller for _, seller in ranked[:count])
 
 
 def _revenue_in(

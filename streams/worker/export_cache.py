@@ -32,7 +32,9 @@ from streams.domain.label_cap import (
     DEFAULT_MAX_SELLERS_PER_TENANT,
     OTHER_SELLER,
     TENANT_LABEL,
+    RankKey,
     as_other,
+    rank_key,
     ranking_revenue,
     tenant_seller,
 )
@@ -52,7 +54,6 @@ from streams.worker.text_exposition import go_float, label_text, render, render_
 
 GroupKey = tuple[str, str | None, Labels]
 """A seller's series: tenant, seller and (). Others: tenant, None and their labels but `le`."""
-_RankKey = tuple[tuple[Decimal, ...], str]
 Text = dict[str, bytes]
 """Sample lines per family name, encoded once (the body is joined from them every scrape)."""
 
@@ -72,8 +73,8 @@ class Changes(NamedTuple):
 class _Group:
     aggregated: dict[ContributionKey, Decimal] = field(default_factory=dict)
     samples: dict[ContributionKey, Decimal] = field(default_factory=dict)
-    rank: tuple[Decimal, ...] = ()
-    """The seller's won revenue negated (`label_cap.ranking_revenue`): smaller ranks first."""
+    revenue: tuple[Decimal, ...] = ()
+    """What ranks the seller for the cap (`label_cap.ranking_revenue`)."""
     text: Text | None = None  # rendered when first exported as itself
 
 
@@ -84,7 +85,7 @@ class _Other:
     members: frozenset[str] = frozenset()
     kept: frozenset[str] = frozenset()
     """The sellers kept as themselves at the last ranking."""
-    bounds: tuple[_RankKey, _RankKey] | None = None
+    bounds: tuple[RankKey, RankKey] | None = None
     """At least the last kept seller's rank key, at most the first member's (see `_rank`)."""
     sums: dict[ContributionKey, Decimal] = field(default_factory=dict)
     counts: dict[ContributionKey, int] = field(default_factory=dict)
@@ -178,7 +179,7 @@ class ExportCache:
             group = self._groups[where]
             before[where] = group.samples
             group.samples = exported_samples(group.aggregated, ctx, exported)
-            group.rank = tuple(-amount for amount in ranking_revenue(group.samples))
+            group.revenue = ranking_revenue(group.samples)
             group.text = None
             if not group.aggregated:
                 del self._groups[where]
@@ -233,7 +234,7 @@ class ExportCache:
             now = self._samples(where)
             was = before.get(where, now) if seller in other.members else {}
             self._move_into_other(other, was, now if seller in members else {})
-        if touched or other.members != members:
+        if touched:
             other.text = None
         other.members = members
 
@@ -273,9 +274,9 @@ class ExportCache:
     def _cut(
         self,
         names: set[str],
-        ranked: list[_RankKey],
+        ranked: list[RankKey],
         other: _Other,
-        members_at_least: _RankKey | None,
+        members_at_least: RankKey | None,
     ) -> frozenset[str]:
         """Keep the first `max_sellers` of `ranked`; note the new boundary."""
         kept = ranked[: self._max_sellers]
@@ -285,9 +286,8 @@ class ExportCache:
         other.kept = frozenset(key[1] for key in kept)
         return frozenset(names) - other.kept
 
-    def _rank(self, tenant: str, seller: str) -> _RankKey:
-        """Smaller first: the most won revenue, then the smaller id (as `top_sellers`)."""
-        return (self._groups[(tenant, seller, ())].rank, seller)
+    def _rank(self, tenant: str, seller: str) -> RankKey:
+        return rank_key(self._groups[(tenant, seller, ())].revenue, seller)
 
     def _samples(self, where: GroupKey) -> dict[ContributionKey, Decimal]:
         group = self._groups.get(where)
