@@ -17,7 +17,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bench.config import DEFAULT_PEERS_PYTHON, LATENCY_RATES, REPO_ROOT, SCRAPE_SELLERS, BenchConfig
+from bench.config import (
+    DEFAULT_PEERS_PYTHON,
+    LATENCY_RATES,
+    PARTS,
+    REPO_ROOT,
+    SCRAPE_SELLERS,
+    BenchConfig,
+)
 from bench.harness import clean_work_dir, run
 from bench.report import write
 from streams.kafka.local_broker import LocalBroker
@@ -69,8 +76,23 @@ def run_command(
     update_docs: Annotated[
         bool, typer.Option(help="Put the table in docs/performance.md.")
     ] = False,
+    only: Annotated[
+        str,
+        typer.Option(
+            help=f"Run only these measurements (comma-separated: {', '.join(PARTS)}); "
+            "a partial run is written under its time stamp, never as latest.*."
+        ),
+    ] = ",".join(PARTS),
 ) -> None:
     """Run every measurement of issue 5 on one workload and write the results."""
+    parts = frozenset(part.strip() for part in only.split(",") if part.strip())
+    if not parts or parts - set(PARTS):
+        raise typer.BadParameter(
+            f"{', '.join(sorted(parts - set(PARTS))) or 'nothing'}: choose from {', '.join(PARTS)}",
+            param_hint="--only",
+        )
+    if update_docs and parts != set(PARTS):
+        raise typer.BadParameter("the docs show whole runs only", param_hint="--update-docs")
     settings = Settings()
     broker = LocalBroker(settings) if settings.uses_local_broker else None
     started_broker = False
@@ -91,6 +113,7 @@ def run_command(
         peers_python=peers_python,
         update_docs=update_docs,
         drain_timeout=timeout_seconds,
+        parts=parts,
     )
     config = _with_work_dir(config, work_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -100,7 +123,7 @@ def run_command(
     )
     try:
         results = asyncio.run(run(config, console, local_broker=broker is not None))
-        path = write(results, out, stamp, update_docs=update_docs)
+        path = write(results, out, stamp, update_docs=update_docs, latest=not config.partial)
     finally:
         if not keep_state:
             clean_work_dir(config)

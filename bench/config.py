@@ -41,6 +41,10 @@ def deals_for(events: int) -> int:
     return math.ceil(events / EVENTS_PER_DEAL * 1.05)
 
 
+PARTS = ("ceiling", "dealpulse", "two_workers", "peers", "latency", "scrape")
+"""What `--only` may pick; `dealpulse` is one worker, its recovery and its memory."""
+
+
 @dataclass(frozen=True, slots=True)
 class BenchConfig:
     scale: float
@@ -65,7 +69,13 @@ class BenchConfig:
     update_docs: bool = False
     drain_timeout: float | None = None
     """Seconds one engine may take to drain the workload; None: see `timeout_seconds`."""
+    parts: frozenset[str] = frozenset(PARTS)
+    """The measurements to run: all of them for a run whose table is the latest."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    @property
+    def partial(self) -> bool:
+        return self.parts != frozenset(PARTS)
 
     @property
     def events(self) -> int:

@@ -117,45 +117,53 @@ async def run(config: BenchConfig, console: Console, *, local_broker: bool) -> d
         bench.results["workload"]["batch_keys"] = len(oracle.snapshot)
         del found
         async with OffsetProbe(config.bootstrap) as probe:
+            parts = config.parts
             step("ceiling: aiokafka, confluent-kafka")
-            await bench.phase(
-                ("ceiling", "aiokafka"),
-                lambda: ceiling.aiokafka_ceiling(config.bootstrap, topic, config.partitions),
-            )
-            await bench.phase(
-                ("ceiling", "confluent_kafka"),
-                lambda: asyncio.to_thread(
-                    ceiling.confluent_ceiling,
-                    config.bootstrap,
-                    topic,
-                    config.partitions,
-                    config.name("ceiling-confluent"),
-                ),
-            )
+            if "ceiling" in parts:
+                await bench.phase(
+                    ("ceiling", "aiokafka"),
+                    lambda: ceiling.aiokafka_ceiling(config.bootstrap, topic, config.partitions),
+                )
+                await bench.phase(
+                    ("ceiling", "confluent_kafka"),
+                    lambda: asyncio.to_thread(
+                        ceiling.confluent_ceiling,
+                        config.bootstrap,
+                        topic,
+                        config.partitions,
+                        config.name("ceiling-confluent"),
+                    ),
+                )
             step("dealpulse: 1 worker")
-            await _one_worker_and_recovery(bench, probe, oracle, topic, step)
+            if "dealpulse" in parts:
+                await _one_worker_and_recovery(bench, probe, oracle, topic, step)
             step("dealpulse: 2 workers")
-            await bench.phase(
-                ("dealpulse", "two_workers"),
-                lambda: _first(
-                    dealpulse_runs.workers_run(config, probe, oracle, topic=topic, count=2)
-                ),
-            )
+            if "two_workers" in parts:
+                await bench.phase(
+                    ("dealpulse", "two_workers"),
+                    lambda: _first(
+                        dealpulse_runs.workers_run(config, probe, oracle, topic=topic, count=2)
+                    ),
+                )
             step("peer: plain Faust")
-            await bench.phase(
-                ("peers", "faust_plain"),
-                lambda: peer_runs.faust_plain(config, probe, oracle, topic, rates),
-            )
+            if "peers" in parts:
+                await bench.phase(
+                    ("peers", "faust_plain"),
+                    lambda: peer_runs.faust_plain(config, probe, oracle, topic, rates),
+                )
             step("peer: Quix Streams")
-            await bench.phase(
-                ("peers", "quix"), lambda: peer_runs.quix(config, probe, oracle, topic, rates)
-            )
+            if "peers" in parts:
+                await bench.phase(
+                    ("peers", "quix"), lambda: peer_runs.quix(config, probe, oracle, topic, rates)
+                )
             step("latency at steady rates")
-            await bench.phase(("latency",), lambda: latency.latency(config, probe, for_latency))
+            if "latency" in parts:
+                await bench.phase(("latency",), lambda: latency.latency(config, probe, for_latency))
         step("scrape cost")
-        await bench.phase(
-            ("scrape",), lambda: asyncio.to_thread(scrape_costs, config.scrape_sellers)
-        )
+        if "scrape" in config.parts:
+            await bench.phase(
+                ("scrape",), lambda: asyncio.to_thread(scrape_costs, config.scrape_sellers)
+            )
         step("done")
     await _delete_topics(config)
     return bench.results

@@ -250,6 +250,8 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
                 if section_path[0] == "dealpulse"
                 else "#ff7f0e"
             )
+    if not values:
+        return "no throughput was measured in this run"
     figure, axes = pyplot.subplots(figsize=(9, 4.5))
     bars = axes.bar(labels, values, color=colours)
     axes.bar_label(bars, labels=[f"{v:,.0f}" for v in values])
@@ -277,7 +279,9 @@ def chart(results: dict[str, Any], path: Path) -> str | None:
     return None
 
 
-def write(results: dict[str, Any], out_dir: Path, stamp: str, *, update_docs: bool) -> Path:
+def write(
+    results: dict[str, Any], out_dir: Path, stamp: str, *, update_docs: bool, latest: bool = True
+) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     results["targets"] = targets(results)
     png = out_dir / f"{stamp}.png"
@@ -288,7 +292,7 @@ def write(results: dict[str, Any], out_dir: Path, stamp: str, *, update_docs: bo
     json_path = out_dir / f"{stamp}.json"
     json_path.write_text(json.dumps(results, indent=1, sort_keys=True, default=str) + "\n")
     (out_dir / f"{stamp}.md").write_text(table)
-    for suffix in ("json", "md", "png"):
+    for suffix in ("json", "md", "png") if latest else ():
         produced = out_dir / f"{stamp}.{suffix}"
         if produced.exists():
             shutil.copyfile(produced, out_dir / f"latest.{suffix}")
