@@ -140,6 +140,14 @@ class Settings(BaseSettings):
         "for its two write buffers, half for its block cache (Faust's defaults, 3 x 64 MB "
         "write buffers and a 2 GB cache per partition, took a worker to 2 GB).",
     )
+    changelog_segment_mb: int = Field(
+        default=16,
+        ge=1,
+        description="Segment size of the deal table's changelog topic, in MB, set when the "
+        "worker creates it. Kafka compacts only closed segments, and the deal table writes "
+        "a deal at every event: smaller segments leave less of the changelog uncompacted, "
+        "so a worker restoring its state from it reads less.",
+    )
     fold_cache_deals: int = Field(
         default=10_000,
         ge=0,

@@ -22,7 +22,7 @@ from streams.domain.snapshot_codec import encode_snapshot
 from streams.ingest.ingestor import Ingestor
 from streams.metric_context import ContextSource, settings_clock
 from streams.settings import Settings
-from streams.worker.app import build_app, rocksdb_options
+from streams.worker.app import build_app, changelog_topic_configs, rocksdb_options
 from streams.worker.deal_fold import DealFold
 from streams.worker.engine_metrics import EngineCollector, EngineMetrics
 from streams.worker.export_cache import ExportCache
@@ -147,6 +147,7 @@ def build_topology(settings: Settings) -> Topology:
         partitions=settings.topic_partitions,
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
         options=rocksdb_options(settings),
+        extra_topic_configs=changelog_topic_configs(settings),
     )
     deal_fold = DealFold(deals, contexts, FoldMetrics(registry), settings.fold_cache_deals)
     engine = EngineMetrics(registry, settings.topic_partitions)

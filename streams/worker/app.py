@@ -25,6 +25,11 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
     }
 
 
+def changelog_topic_configs(settings: Settings) -> dict[str, str]:
+    """Topic configs of a table's changelog, beyond Faust's `cleanup.policy=compact`."""
+    return {"segment.bytes": str(settings.changelog_segment_mb * MB)}
+
+
 def build_app(settings: Settings) -> faust.App:
     deduplicate_commits()
     return faust.App(

@@ -50,7 +50,13 @@ from streams.worker.business_collector import (
     is_exported,
 )
 from streams.worker.deal_fold import DealFold
-from streams.worker.text_exposition import go_float, label_text, render, render_header
+from streams.worker.text_exposition import (
+    escape_label_value,
+    go_float,
+    label_text,
+    render,
+    render_header,
+)
 
 GroupKey = tuple[str, str | None, Labels]
 """A seller's series: tenant, seller and (). Others: tenant, None and their labels but `le`."""
@@ -120,7 +126,9 @@ class ExportCache:
         self._others: dict[str, _Other] = {}
         self._located: dict[Labels, GroupKey] = {}
         self._relabelled: dict[ContributionKey, ContributionKey] = {}
+        self._other_labels: dict[Labels, Labels] = {}
         self._starts: dict[tuple[str, ContributionKey], str] = {}  # see `_start`
+        self._templates: dict[tuple[str, Labels], tuple[tuple[str, ...], list[int]]] = {}
 
     def take(self) -> Changes:
         ctx = self._contexts.current()
@@ -161,7 +169,9 @@ class ExportCache:
             self._groups = {}
             self._others = {}
             self._relabelled = {}
+            self._other_labels = {}
             self._starts = {}  # the `window` label of a window may have moved
+            self._templates = {}
             self._located = {}
             for key, value in whole.items():
                 self._group(key).aggregated[key] = value
@@ -315,9 +325,10 @@ class ExportCache:
     ) -> None:
         target = self._relabelled.get(key)
         if target is None:
-            target = self._relabelled[key] = ContributionKey(
-                key.metric, as_other(key.labels), key.window
-            )
+            labels = self._other_labels.get(key.labels)
+            if labels is None:
+                labels = self._other_labels[key.labels] = as_other(key.labels)
+            target = self._relabelled[key] = ContributionKey(key.metric, labels, key.window)
         count = other.counts.get(target, 0) + samples
         if count == 0:
             del other.sums[target], other.counts[target]
@@ -392,18 +403,52 @@ class ExportCache:
         memo = (name, key)
         start = self._starts.get(memo)
         if start is None:
-            values = dict(key.labels)
+            template = self._templates.get((name, key.labels))
+            if template is None:
+                template = self._templates[(name, key.labels)] = _template(name, key.labels, spec)
+            parts, order = template
             window = key.window
-            if window is not None:
-                values[WINDOW_LABELS[0]] = window.granularity.value
-                values[WINDOW_LABELS[1]] = window.start.isoformat()
-                values[WINDOW_LABEL] = exported[window]
-            names = [*spec.labels, *((*WINDOW_LABELS, WINDOW_LABEL) if spec.windowed else ())]
-            items = [(label, values.get(label, "")) for label in names]
-            if "le" in values and name == spec.bucket:
-                items.append(("le", values["le"]))
-            start = self._starts[memo] = f"{name}{label_text(tuple(items))} "
+            if window is None:
+                start = parts[0]
+            else:
+                values = (window.granularity.value, window.start.isoformat(), exported[window])
+                pieces = [parts[0]]
+                for index, part in zip(order, parts[1:], strict=True):
+                    pieces += (escape_label_value(values[index]), part)
+                start = "".join(pieces)
+            self._starts[memo] = start
         return start
+
+
+def _template(name: str, labels: Labels, spec: MetricSpec) -> tuple[tuple[str, ...], list[int]]:
+    """`name{labels} ` as `label_text` writes it, cut where the window's label values go.
+
+    A scrape that adds series (a seller's first win of the day adds dozens) then
+    joins strings instead of sorting and escaping every label again: the label
+    set of a series is shared by its windows. Returns the text around the
+    slots, and which window value (`_start`'s order) goes in each slot.
+    """
+    values: dict[str, str | int] = dict(labels)
+    window_names = (*WINDOW_LABELS, WINDOW_LABEL) if spec.windowed else ()
+    values.update((label, index) for index, label in enumerate(window_names))
+    items = [(label, values.get(label, "")) for label in (*spec.labels, *window_names)]
+    if "le" in values and name == spec.bucket:
+        items.append(("le", values["le"]))
+    if not window_names:
+        return (f"{name}{label_text(tuple((label, str(v)) for label, v in items))} ",), []
+    parts: list[str] = []
+    order: list[int] = []
+    current = f"{name}{{"
+    for position, (label, value) in enumerate(sorted(items, key=lambda item: item[0])):
+        current += f'{"," if position else ""}{label}="'
+        if isinstance(value, int):
+            parts.append(current)
+            order.append(value)
+            current = '"'
+        else:
+            current += f'{escape_label_value(value)}"'
+    parts.append(current + "} ")
+    return tuple(parts), order
 
 
 @dataclass(slots=True)

@@ -55,9 +55,9 @@ def render_samples(family: Metric) -> str:
 def label_text(items: LabelItems) -> str:
     if not items:
         return ""
-    pairs = ",".join(f'{name}="{_escape(value)}"' for name, value in sorted(items))
+    pairs = ",".join(f'{name}="{escape_label_value(value)}"' for name, value in sorted(items))
     return "{" + pairs + "}"
 
 
-def _escape(value: str) -> str:
+def escape_label_value(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")

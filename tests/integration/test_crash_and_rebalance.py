@@ -9,8 +9,16 @@ import pytest
 
 from streams.kafka.topics import ensure_topics
 from streams.simulator import OutboundMessage
+from streams.topology import DEALS_TABLE
+from streams.worker.app import MB
 from tests.integration.conftest import Flow
-from tests.support.kafka_io import committed_lag, committed_total, produce, read_topic
+from tests.support.kafka_io import (
+    committed_lag,
+    committed_total,
+    produce,
+    read_topic,
+    topic_configs,
+)
 from tests.support.oracle import (
     batch_by_partition,
     batch_result,
@@ -60,6 +68,9 @@ def test_sigkill_at_three_random_moments(flow: Flow) -> None:
         worker.stop()
     assert partitions == PARTITIONS
     assert differences(actual, expected) == []
+    changelog = topic_configs(flow.kafka.bootstrap, f"{flow.app_id}-{DEALS_TABLE}-changelog")
+    assert changelog["cleanup.policy"] == "compact"
+    assert changelog["segment.bytes"] == str(flow.settings().changelog_segment_mb * MB)
 
 
 def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from streams.simulator import OutboundMessage
@@ -140,3 +140,21 @@ def committed_total(bootstrap: str, group: str, topic: str) -> int:
     if lag is None:
         return 0
     return sum(end_offsets(bootstrap, topic).values()) - lag
+
+
+def topic_configs(bootstrap: str, topic: str) -> dict[str, str]:
+    """The configuration of `topic` as the broker describes it (defaults included)."""
+
+    async def describe() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            (response,) = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic)]
+            )
+        finally:
+            await admin.close()
+        ((_error, _message, _type, _name, entries),) = response.resources
+        return {entry[0]: entry[1] for entry in entries}
+
+    return asyncio.run(describe())

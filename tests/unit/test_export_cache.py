@@ -213,3 +213,16 @@ def test_a_deal_folded_before_the_cutoff_moved_is_pruned_again(later: EventType)
     assert_same_export(body, full_body(fold, contexts, 1000))
     active = b'dealpulse_deals_active_at_window_start{granularity="day"'
     assert (active in body) is (later is EventType.CHURNED)
+
+
+def test_label_values_are_escaped_as_the_full_build_escapes_them() -> None:
+    fold, contexts = fold_of(
+        won_deal("d1", NOW - timedelta(hours=2), "100", 'ann "the best" \\ co'),
+        won_deal("d2", NOW - timedelta(days=40), "200", "bob\nsmith"),
+    )
+    cache = ExportCache(fold, contexts, 2)
+
+    body = cached_body(cache)
+
+    assert b'seller="ann \\"the best\\" \\\\ co"' in body
+    assert_same_export(body, full_body(fold, contexts, 1000))

@@ -1,4 +1,4 @@
-"""The deal table's RocksDB memory is bounded by one setting, not by Faust's defaults."""
+"""The deal table's RocksDB memory and changelog segments come from the settings."""
 
 from __future__ import annotations
 
@@ -28,3 +28,10 @@ def test_the_deal_table_opens_its_stores_with_them(tmp_path: Path) -> None:
     assert store_options.write_buffer_size == 2 * MB
     assert store_options.max_write_buffer_number == 2
     assert store_options.block_cache_size == 4 * MB
+
+
+def test_the_changelog_is_created_with_small_segments(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "worker", changelog_segment_mb=4)
+    table: Any = build_topology(settings).app.tables[DEALS_TABLE]
+
+    assert table.changelog_topic.config["segment.bytes"] == str(4 * MB)
