@@ -3,9 +3,9 @@
     .venv/bin/python bench/ingest_rate.py --events 50000
 
 Needs a broker: the local one (`dealpulse kafka up`) or DEALPULSE_KAFKA_BOOTSTRAP.
-Prints events/s from the worker's first committed offset to its last, and the
+Prints events/s from the worker's first committed offset to its last, the
 worker's CPU time per event over the same span (user + system, all threads): the
-figure to compare on a busy machine, where wall-clock rates swing.
+figure to compare on a busy machine, where wall-clock rates swing, and its peak RSS.
 """
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ from streams.simulator.sinks import produce
 
 POLL_SECONDS = 0.1
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The kernel's high-water mark of the resident set of process `pid` (`VmHWM`), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -104,6 +112,7 @@ def main() -> None:
                 time.sleep(POLL_SECONDS)
             elapsed = time.monotonic() - first_at  # type: ignore[operator]
             cpu = cpu_seconds(worker.pid) - first_cpu
+            peak = peak_rss_mb(worker.pid)
         finally:
             worker.terminate()
             worker.wait()
@@ -111,7 +120,8 @@ def main() -> None:
     print(
         f"{total} events; {total - first_done} after the first commit "
         f"in {elapsed:.1f} s: {rate:,.0f} events/s; "
-        f"worker CPU {1e6 * cpu / max(total - first_done, 1):,.0f} µs per event"
+        f"worker CPU {1e6 * cpu / max(total - first_done, 1):,.0f} µs per event; "
+        f"peak RSS {peak:,.0f} MB"
     )
 
 

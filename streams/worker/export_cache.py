@@ -127,6 +127,7 @@ class ExportCache:
         self._located: dict[Labels, GroupKey] = {}
         self._relabelled: dict[ContributionKey, ContributionKey] = {}
         self._other_labels: dict[Labels, Labels] = {}
+        self._places: dict[ContributionKey, tuple[ContributionKey, float]] = {}  # see `_place`
         self._starts: dict[tuple[str, ContributionKey], str] = {}  # see `_start`
         self._templates: dict[tuple[str, Labels], tuple[tuple[str, ...], list[int]]] = {}
 
@@ -170,6 +171,7 @@ class ExportCache:
             self._others = {}
             self._relabelled = {}
             self._other_labels = {}
+            self._places = {}
             self._starts = {}  # the `window` label of a window may have moved
             self._templates = {}
             self._located = {}
@@ -371,15 +373,15 @@ class ExportCache:
                     f"{self._start(spec.name, key, spec, exported)}{_go(value)}"
                 )
                 continue
-            base = ContributionKey(
-                spec.name, tuple(pair for pair in key.labels if pair[0] != "le"), key.window
-            )
+            place = self._places.get(key)
+            if place is None:
+                place = self._places[key] = _place(spec, key)
+            base, bound = place
             histogram = series.get(base)
             if histogram is None:
                 histogram = series[base] = _Series(spec)
             if role == "bucket":
-                le = dict(key.labels)["le"]
-                histogram.buckets.append((_bound(le), key, value))
+                histogram.buckets.append((bound, key, value))
             else:
                 histogram.total = value
         for base, histogram in series.items():
@@ -472,5 +474,8 @@ def _go(value: Decimal) -> str:
     return f"{go_float(float(value))}\n"
 
 
-def _bound(le: str) -> float:
-    return float("inf") if le == INF else float(le)
+def _place(spec: MetricSpec, key: ContributionKey) -> tuple[ContributionKey, float]:
+    """The histogram series a bucket or sum sample belongs to, and a bucket's bound."""
+    le = dict(key.labels).get("le", INF)
+    labels = tuple(pair for pair in key.labels if pair[0] != "le")
+    return ContributionKey(spec.name, labels, key.window), float("inf") if le == INF else float(le)
