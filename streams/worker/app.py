@@ -13,6 +13,10 @@ STORE_URL = "rocksdb://"  # faust uses rocksdict for this scheme when it is inst
 HEARTBEATS_PER_SESSION = 5  # Kafka's advice: heartbeat at most a third of the session timeout
 WRITE_BUFFERS = 2
 MB = 1024 * 1024
+CHANGELOG_DIRTY_RATIO = 0.1
+"""Kafka compacts a changelog partition once this share of it is overwritten (its default
+is 0.5): a restore from the changelog reads at most about this much more than one record
+per deal, plus the open segment."""
 
 
 def rocksdb_options(settings: Settings) -> dict[str, int]:
@@ -27,7 +31,10 @@ def rocksdb_options(settings: Settings) -> dict[str, int]:
 
 def changelog_topic_configs(settings: Settings) -> dict[str, str]:
     """Topic configs of a table's changelog, beyond Faust's `cleanup.policy=compact`."""
-    return {"segment.bytes": str(settings.changelog_segment_mb * MB)}
+    return {
+        "segment.bytes": str(settings.changelog_segment_mb * MB),
+        "min.cleanable.dirty.ratio": str(CHANGELOG_DIRTY_RATIO),
+    }
 
 
 def build_app(settings: Settings) -> faust.App:

@@ -10,7 +10,7 @@ import pytest
 from streams.kafka.topics import ensure_topics
 from streams.simulator import OutboundMessage
 from streams.topology import DEALS_TABLE
-from streams.worker.app import MB
+from streams.worker.app import CHANGELOG_DIRTY_RATIO, MB
 from tests.integration.conftest import Flow
 from tests.support.kafka_io import (
     committed_lag,
@@ -71,6 +71,7 @@ def test_sigkill_at_three_random_moments(flow: Flow) -> None:
     changelog = topic_configs(flow.kafka.bootstrap, f"{flow.app_id}-{DEALS_TABLE}-changelog")
     assert changelog["cleanup.policy"] == "compact"
     assert changelog["segment.bytes"] == str(flow.settings().changelog_segment_mb * MB)
+    assert float(changelog["min.cleanable.dirty.ratio"]) == CHANGELOG_DIRTY_RATIO
 
 
 def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> None:

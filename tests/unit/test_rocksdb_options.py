@@ -35,3 +35,4 @@ def test_the_changelog_is_created_with_small_segments(tmp_path: Path) -> None:
     table: Any = build_topology(settings).app.tables[DEALS_TABLE]
 
     assert table.changelog_topic.config["segment.bytes"] == str(4 * MB)
+    assert table.changelog_topic.config["min.cleanable.dirty.ratio"] == "0.1"
