@@ -132,8 +132,12 @@ async def workers_run(
             service.start()
         result = await drain(probe, group, topic, services, config.timeout_seconds)
         result["workers"] = count
+        folding_peak = max(service.peak_rss_bytes for service in services)
         result["check"] = await asyncio.to_thread(check, services, expected, config)
-        result["memory"] = memory(max(service.peak_rss_bytes for service in services))
+        result["memory"] = {
+            **memory(max(service.peak_rss_bytes for service in services)),
+            "peak_rss_mb_before_state_request": round(folding_peak / MB, 1),
+        }
     except BaseException:
         for service in services:
             service.stop()
