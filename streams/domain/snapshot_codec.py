@@ -18,6 +18,17 @@ Row = list[Any]
 
 
 def encode_snapshot(snapshot: Mapping[ContributionKey, Decimal]) -> list[Row]:
+    return encode_rows(sorted_items(snapshot))
+
+
+def sorted_items(
+    snapshot: Mapping[ContributionKey, Decimal],
+) -> list[tuple[ContributionKey, Decimal]]:
+    """The items of `snapshot` in the order of their rows."""
+    return sorted(snapshot.items(), key=_order)
+
+
+def encode_rows(items: Iterable[tuple[ContributionKey, Decimal]]) -> list[Row]:
     return [
         [
             key.metric,
@@ -26,7 +37,7 @@ def encode_snapshot(snapshot: Mapping[ContributionKey, Decimal]) -> list[Row]:
             key.window.start.isoformat() if key.window else None,
             str(value),
         ]
-        for key, value in sorted(snapshot.items(), key=_order)
+        for key, value in items
     ]
 
 

@@ -25,7 +25,9 @@ def test_each_partition_decodes_to_its_own_aggregates() -> None:
         5: Aggregates(),
     }
 
-    body = json.loads(state_body(NOW, per_partition))
+    snapshots = {partition: found.snapshot() for partition, found in per_partition.items()}
+
+    body = json.loads(state_body(NOW, snapshots))
 
     assert body["now"] == NOW.isoformat()
     assert list(body["partitions"]) == ["2", "5", "10"]
