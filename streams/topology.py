@@ -132,9 +132,10 @@ def state_body(
 ) -> bytearray:
     """`{"now": ..., "partitions": {"<n>": rows}}`, encoded a few thousand rows at a time.
 
-    Building every row before encoding, then joining the encoded parts, took a
-    worker holding 250,000 events' state from about 480 MB to 850 MB of RSS for
-    one request; this holds the body and a few thousand rows.
+    Building every row of every partition before encoding, then joining the
+    encoded parts, held several copies of a large state at once: one request
+    made up the most of a worker's peak RSS (docs/performance.md). This holds
+    the body and a few thousand rows.
     """
     body = bytearray(b'{"now":%s,"partitions":{' % orjson.dumps(now.isoformat()))
     for index, (partition, snapshot) in enumerate(sorted(per_partition.items())):
