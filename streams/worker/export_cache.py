@@ -127,8 +127,7 @@ class ExportCache:
         self._located: dict[Labels, GroupKey] = {}
         self._relabelled: dict[ContributionKey, ContributionKey] = {}
         self._other_labels: dict[Labels, Labels] = {}
-        self._places: dict[ContributionKey, tuple[ContributionKey, float, str]] = {}  # `_place`
-        self._window_values: dict[Window, tuple[str, ...]] = {}  # escaped, see `_start`
+        self._places: dict[ContributionKey, tuple[ContributionKey, float]] = {}  # see `_place`
         self._starts: dict[tuple[str, ContributionKey], str] = {}  # see `_start`
         self._templates: dict[tuple[str, Labels], tuple[tuple[str, ...], list[int]]] = {}
 
@@ -173,7 +172,6 @@ class ExportCache:
             self._relabelled = {}
             self._other_labels = {}
             self._places = {}
-            self._window_values = {}
             self._starts = {}  # the `window` label of a window may have moved
             self._templates = {}
             self._located = {}
@@ -378,12 +376,12 @@ class ExportCache:
             place = self._places.get(key)
             if place is None:
                 place = self._places[key] = _place(spec, key)
-            base, bound, le = place
+            base, bound = place
             histogram = series.get(base)
             if histogram is None:
                 histogram = series[base] = _Series(spec)
             if role == "bucket":
-                histogram.buckets.append((bound, key, le, value))
+                histogram.buckets.append((bound, key, value))
             else:
                 histogram.total = value
         for base, histogram in series.items():
@@ -392,79 +390,53 @@ class ExportCache:
             spec = histogram.spec
             out = lines[spec.name]
             histogram.buckets.sort(key=lambda bucket: bucket[0])
-            for _, key, le, value in histogram.buckets:
-                start = self._start(spec.bucket, key, spec, exported, base.labels, le)
-                out.append(f"{start}{_go(value)}")
-            count = histogram.buckets[-1][3]
+            for _, key, value in histogram.buckets:
+                out.append(f"{self._start(spec.bucket, key, spec, exported)}{_go(value)}")
+            count = histogram.buckets[-1][2]
             out.append(f"{self._start(spec.count, base, spec, exported)}{_go(count)}")
             total = histogram.total if histogram.total is not None else ZERO
             out.append(f"{self._start(spec.sum, base, spec, exported)}{_go(total)}")
         return {name: "".join(found).encode() for name, found in lines.items()}
 
     def _start(
-        self,
-        name: str,
-        key: ContributionKey,
-        spec: MetricSpec,
-        exported: dict[Window, str],
-        shared: Labels | None = None,
-        le: str | None = None,
+        self, name: str, key: ContributionKey, spec: MetricSpec, exported: dict[Window, str]
     ) -> str:
-        """`name{labels} ` of a sample, with the labels `business_families` gives it.
-
-        A bucket passes its series' labels (`shared`, without `le`) and its `le`:
-        the buckets of a series share one template.
-        """
+        """`name{labels} ` of a sample, with the labels `business_families` gives it."""
         memo = (name, key)
         start = self._starts.get(memo)
         if start is None:
-            labels = key.labels if shared is None else shared
-            template = self._templates.get((name, labels))
+            template = self._templates.get((name, key.labels))
             if template is None:
-                template = self._templates[(name, labels)] = _template(
-                    name, labels, spec, le is not None
-                )
+                template = self._templates[(name, key.labels)] = _template(name, key.labels, spec)
             parts, order = template
             window = key.window
-            values: tuple[str, ...] = ()
-            if window is not None:
-                values = self._window_values.get(window) or self._window_labels(window, exported)
-            if le is not None:
-                values = (*values, escape_label_value(le))
-            pieces = [parts[0]]
-            for index, part in zip(order, parts[1:], strict=True):
-                pieces += (values[index], part)
-            start = self._starts[memo] = "".join(pieces)
+            if window is None:
+                start = parts[0]
+            else:
+                values = (window.granularity.value, window.start.isoformat(), exported[window])
+                pieces = [parts[0]]
+                for index, part in zip(order, parts[1:], strict=True):
+                    pieces += (escape_label_value(values[index]), part)
+                start = "".join(pieces)
+            self._starts[memo] = start
         return start
 
-    def _window_labels(self, window: Window, exported: dict[Window, str]) -> tuple[str, ...]:
-        """The escaped values of a window's labels, in `_template`'s slot order."""
-        found = (window.granularity.value, window.start.isoformat(), exported[window])
-        escaped = self._window_values[window] = tuple(map(escape_label_value, found))
-        return escaped
 
-
-def _template(
-    name: str, labels: Labels, spec: MetricSpec, le_slot: bool
-) -> tuple[tuple[str, ...], list[int]]:
+def _template(name: str, labels: Labels, spec: MetricSpec) -> tuple[tuple[str, ...], list[int]]:
     """`name{labels} ` as `label_text` writes it, cut where the window's label values go.
 
-    A scrape that adds series (a seller entering the kept ones adds about a
-    hundred) then joins strings instead of sorting and escaping every label
-    again: the label set of a series is shared by its windows and, with
-    `le_slot`, by a histogram's buckets. Returns the text around the slots and
-    which value goes in each: the window's granularity, start and `window`
-    label, then `le`.
+    A scrape that adds series (a seller's first win of the day adds dozens) then
+    joins strings instead of sorting and escaping every label again: the label
+    set of a series is shared by its windows. Returns the text around the
+    slots, and which window value (`_start`'s order) goes in each slot.
     """
     values: dict[str, str | int] = dict(labels)
     window_names = (*WINDOW_LABELS, WINDOW_LABEL) if spec.windowed else ()
     values.update((label, index) for index, label in enumerate(window_names))
     items = [(label, values.get(label, "")) for label in (*spec.labels, *window_names)]
-    if le_slot:
-        items.append(("le", len(window_names)))
-    elif "le" in values and name == spec.bucket:
+    if "le" in values and name == spec.bucket:
         items.append(("le", values["le"]))
-    if not any(isinstance(value, int) for _, value in items):
+    if not window_names:
         return (f"{name}{label_text(tuple((label, str(v)) for label, v in items))} ",), []
     parts: list[str] = []
     order: list[int] = []
@@ -483,10 +455,10 @@ def _template(
 
 @dataclass(slots=True)
 class _Series:
-    """One histogram series of a group: its buckets (bound, key, le, value) and its sum."""
+    """One histogram series of a group: its buckets (bound, key, value) and its sum."""
 
     spec: MetricSpec
-    buckets: list[tuple[float, ContributionKey, str, Decimal]] = field(default_factory=list)
+    buckets: list[tuple[float, ContributionKey, Decimal]] = field(default_factory=list)
     total: Decimal | None = None
 
 
@@ -502,9 +474,8 @@ def _go(value: Decimal) -> str:
     return f"{go_float(float(value))}\n"
 
 
-def _place(spec: MetricSpec, key: ContributionKey) -> tuple[ContributionKey, float, str]:
-    """The histogram series a bucket or sum sample belongs to, a bucket's bound and `le`."""
+def _place(spec: MetricSpec, key: ContributionKey) -> tuple[ContributionKey, float]:
+    """The histogram series a bucket or sum sample belongs to, and a bucket's bound."""
     le = dict(key.labels).get("le", INF)
     labels = tuple(pair for pair in key.labels if pair[0] != "le")
-    bound = float("inf") if le == INF else float(le)
-    return ContributionKey(spec.name, labels, key.window), bound, le
+    return ContributionKey(spec.name, labels, key.window), float("inf") if le == INF else float(le)
