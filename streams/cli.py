@@ -226,6 +226,7 @@ def replay(
     """Compute the metrics in one batch from a JSONL file or a topic: the oracle and backfill."""
     from rich.console import Console
 
+    from streams.gc_threshold import tune_collector
     from streams.replay_command import run_replay, write_result
     from streams.replay_summary import print_summary
 
@@ -233,6 +234,7 @@ def replay(
         typer.secho("give either a JSONL file or --topic, not both", fg="red", err=True)
         raise typer.Exit(2)
     settings = load_settings()
+    tune_collector(settings)
     console = Console(stderr=True)
     try:
         result = run_replay(settings, source, topic, show_progress=console.is_terminal)

@@ -159,9 +159,10 @@ class Settings(BaseSettings):
         default=50_000,
         ge=0,
         description="Allocations between two collections of Python's youngest GC generation "
-        "(the first number of gc.set_threshold; CPython's default is 700). The worker "
-        "allocates many short-lived objects per event; at 700 the collector took about a "
-        "seventh of its CPU. 0 keeps the interpreter's default.",
+        "in the worker and `dealpulse replay` (the first number of gc.set_threshold; "
+        "CPython's default is 700). Both allocate many short-lived objects per event; at "
+        "700 the collector took about a seventh of the worker's CPU. 0 keeps the "
+        "interpreter's default.",
     )
     retention_days: int = Field(default=92, ge=1, description="Daily windows kept.")
     retention_weeks: int = Field(default=53, ge=1, description="ISO-week windows kept.")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import faust
 from prometheus_client import disable_created_metrics
 
+from streams.gc_threshold import tune_collector
 from streams.kafka.topics import ensure_topics
 from streams.logs import logging_config
 from streams.settings import Settings
@@ -31,15 +31,3 @@ def run_worker(settings: Settings) -> None:
     )
     worker.spinner = None  # its log handler would lower the root level to DEBUG
     worker.execute_from_commandline()
-
-
-def tune_collector(settings: Settings) -> None:
-    """Collect the youngest generation less often (`DEALPULSE_GC_YOUNG_OBJECTS`).
-
-    Every event allocates hundreds of short-lived objects; at CPython's
-    threshold of 700 the collector ran many times a second, and each run of the
-    older generations it triggers walked the objects the state holds.
-    """
-    if settings.gc_young_objects:
-        _, middle, oldest = gc.get_threshold()
-        gc.set_threshold(settings.gc_young_objects, middle, oldest)

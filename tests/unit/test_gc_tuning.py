@@ -1,4 +1,4 @@
-"""The worker's garbage-collector threshold comes from its settings."""
+"""The garbage-collector threshold of the worker and the replay comes from the settings."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from streams.gc_threshold import tune_collector
 from streams.settings import Settings
-from streams.worker.run import tune_collector
 
 
 @pytest.fixture
