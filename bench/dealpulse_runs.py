@@ -78,7 +78,38 @@ def served_state(services: Sequence[Service]) -> tuple[list[int], Snapshot]:
     return sorted(owned), summed(parts)
 
 
+def digest_check(service: Service, expected: Expected, config: BenchConfig) -> dict[str, Any]:
+    """`check` for one worker by the digest of its state: no copy of the state moves.
+
+    Only exactness is known from a digest: when it differs, `check` reads the rows.
+    """
+    found = get_json(f"{service.base_url}{STATE_PATH}?digest=1")
+    owned = [int(partition) for partition in found["partitions"]]
+    all_once = owned == list(range(config.partitions))
+    exact = all_once and found["digest"] == expected.digest
+    result: dict[str, Any] = {
+        "exact": exact,
+        "keys": len(expected.snapshot),
+        "compared_by": "digest",
+        "partitions_served": owned,
+        "all_partitions_once": all_once,
+    }
+    if exact:
+        result["differing_keys"] = 0
+        result["won_per_seller_day"] = compare_won(
+            _won_as_floats(expected.snapshot), expected.won, expected.first_retained_day
+        )
+    return result
+
+
 def check(services: Sequence[Service], expected: Expected, config: BenchConfig) -> dict[str, Any]:
+    """Every key of the workers' summed state against the batch (by digest for one worker,
+    reading the rows only when it differs: the whole state as JSON took a worker's memory
+    from 800 MB to 1,360 MB at a million events)."""
+    if len(services) == 1:
+        by_digest = digest_check(services[0], expected, config)
+        if by_digest["exact"]:
+            return by_digest
     owned, actual = served_state(services)
     result = exactness(actual, expected.snapshot)
     result["partitions_served"] = owned
@@ -207,8 +238,8 @@ async def _seconds_until_correct(
         since_start = round(asked_at - service.started_at, 3)
         if since_start > config.timeout_seconds:
             raise TimeoutError(f"worker not correct {since_start:.0f} s after restart: {timeline}")
-        try:
-            result = await asyncio.to_thread(check, [service], expected, config)
+        try:  # by digest only: a state still recovering is not read row by row
+            result = await asyncio.to_thread(digest_check, service, expected, config)
         except OSError:  # not serving yet
             await asyncio.sleep(RECOVERY_POLL_SECONDS)
             continue

@@ -16,7 +16,7 @@ from decimal import Decimal
 from bench.config import CLOCK, BenchConfig, deals_for
 from streams.domain.catalogue import DEALS_WON, WON_REVENUE
 from streams.domain.contributions import ContributionKey
-from streams.domain.snapshot_codec import decode_snapshot
+from streams.domain.snapshot_codec import decode_snapshot, snapshot_digest
 from streams.domain.windows import Granularity
 from streams.ingest.message import RawMessage
 from streams.metric_context import build_context
@@ -48,6 +48,8 @@ class Expected:
     won: WonTotals
     first_retained_day: date
     """Older days are out of dealpulse's retention; peers are compared from this day on."""
+    digest: str
+    """`snapshot_digest(snapshot)`: what a worker holding all state answers to `?digest=1`."""
 
 
 def simulation(config: BenchConfig, *, seed: int, events: int) -> SimulationConfig:
@@ -87,6 +89,7 @@ def expected(found: Sequence[OutboundMessage], settings: Settings) -> Expected:
         deals=result.deals,
         won=won_totals(snapshot),
         first_retained_day=ctx.cutoffs[Granularity.DAY],
+        digest=snapshot_digest(snapshot),
     )
 
 

@@ -21,6 +21,14 @@ from streams.domain.windows import Window
 
 Contributions = Mapping[ContributionKey, Decimal]
 
+SHARED_INTEGERS = range(-256, 4097)
+"""Sums equal to one of these are stored as one shared `Decimal` per value (`_SHARED`)."""
+_SHARED = {Decimal(number): Decimal(number) for number in SHARED_INTEGERS}
+"""Four in five sums are counts (deals, histogram buckets, transitions), nearly all small:
+sharing their values saves a 104-byte `Decimal` per key (docs/performance.md). Equal
+`Decimal`s are interchangeable here: sums are compared and exported by value, never by
+exponent."""
+
 
 class Aggregates:
     __slots__ = ("_values",)
@@ -113,4 +121,4 @@ class Aggregates:
         if total == ZERO:
             del self._values[key]
         else:
-            self._values[key] = total
+            self._values[key] = _SHARED.get(total, total)

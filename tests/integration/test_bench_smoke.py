@@ -104,6 +104,7 @@ def test_every_section_is_there(results: dict[str, Any]) -> None:
 def test_one_dealpulse_worker_equals_the_batch_result(results: dict[str, Any]) -> None:
     check = _at(results, ("dealpulse", "one_worker", "check"))
     assert check["exact"], check
+    assert check["compared_by"] == "digest"  # the worker's digest equals the batch's
     assert check["won_per_seller_day"]["wrong_keys"] == 0
     assert _at(results, ("dealpulse", "one_worker", "events_per_second")) > 0
     for kind in ("local", "changelog"):

@@ -8,7 +8,7 @@ from decimal import Decimal, Inexact
 import pytest
 
 from streams.domain import catalogue as cat
-from streams.domain.aggregates import Aggregates
+from streams.domain.aggregates import SHARED_INTEGERS, Aggregates
 from streams.domain.contributions import ContributionKey
 from streams.domain.windows import Granularity, Window
 from tests.unit.test_domain_builders import context, day, key, month
@@ -29,6 +29,19 @@ def test_apply_adds_new_minus_old_and_removes_exact_zeros() -> None:
     aggregates.apply({A: Decimal("0.90"), B: Decimal("100.10")}, {})
     assert aggregates.snapshot() == {}
     assert len(aggregates) == 0
+
+
+def test_sums_equal_to_a_small_integer_share_one_value() -> None:
+    aggregates = Aggregates()
+    aggregates.apply({}, {A: Decimal("1.500000"), OPEN: Decimal(1), B: Decimal("0.5")})
+    aggregates.apply({}, {A: Decimal("0.500000"), OPEN: Decimal(1)})
+    snapshot = aggregates.snapshot()
+    assert snapshot == {A: 2, OPEN: 2, B: Decimal("0.5")}
+    assert snapshot[A] is snapshot[OPEN]  # one object for every 2
+    beyond = Decimal(SHARED_INTEGERS.stop)
+    large = Aggregates({A: beyond}).snapshot()[A], Aggregates({B: beyond}).snapshot()[B]
+    assert large[0] == large[1]
+    assert large[0] is not large[1]  # beyond the range, each sum its own
 
 
 def test_sum_over_partitions_is_the_whole() -> None:
