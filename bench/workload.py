@@ -49,7 +49,7 @@ class Expected:
     first_retained_day: date
     """Older days are out of dealpulse's retention; peers are compared from this day on."""
     digest: str
-    """`snapshot_digest(snapshot)`: what a worker holding all state answers to `?digest=1`."""
+    """`snapshot_digest` of `snapshot`: what a worker with all state answers to `?digest=1`."""
 
 
 def simulation(config: BenchConfig, *, seed: int, events: int) -> SimulationConfig:
@@ -89,7 +89,7 @@ def expected(found: Sequence[OutboundMessage], settings: Settings) -> Expected:
         deals=result.deals,
         won=won_totals(snapshot),
         first_retained_day=ctx.cutoffs[Granularity.DAY],
-        digest=snapshot_digest(snapshot),
+        digest=snapshot_digest(snapshot.items()),
     )
 
 

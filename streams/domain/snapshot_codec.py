@@ -68,8 +68,8 @@ def decode_snapshot(rows: Iterable[Row]) -> dict[ContributionKey, Decimal]:
     return snapshot
 
 
-def snapshot_digest(snapshot: Mapping[ContributionKey, Decimal]) -> str:
-    """A hex digest that two snapshots share exactly when they hold the same values.
+def snapshot_digest(items: Iterable[tuple[ContributionKey, Decimal]]) -> str:
+    """A hex digest of a snapshot's items, shared exactly by snapshots of the same values.
 
     Lets a check compare a large state without moving it (the whole state as
     JSON is about 200 MB at a million events, and building it was most of a
@@ -79,7 +79,7 @@ def snapshot_digest(snapshot: Mapping[ContributionKey, Decimal]) -> str:
     2**256: no sorted copy of the state is needed.
     """
     total = 0
-    for key, value in snapshot.items():
+    for key, value in items:
         window = key.window
         row = orjson.dumps(
             [
