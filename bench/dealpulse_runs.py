@@ -54,9 +54,10 @@ def worker(
     return Service([sys.executable, "-m", "streams", "worker"], env, log_path, port)
 
 
-def partition_snapshots(service: Service) -> dict[int, Snapshot]:
+def worker_state(service: Service) -> tuple[list[int], Snapshot]:
+    """The partitions a worker owns and their aggregates, summed by the worker."""
     body = get_json(f"{service.base_url}{STATE_PATH}")
-    return {int(p): decode_snapshot(rows) for p, rows in body["partitions"].items()}
+    return [int(p) for p in body["partitions"]], decode_snapshot(body["rows"])
 
 
 def summed(snapshots: Sequence[Snapshot]) -> Snapshot:
@@ -72,9 +73,9 @@ def served_state(services: Sequence[Service]) -> tuple[list[int], Snapshot]:
     owned: list[int] = []
     parts: list[Snapshot] = []
     for service in services:
-        per_partition = partition_snapshots(service)
-        owned.extend(per_partition)
-        parts.extend(per_partition.values())
+        partitions, snapshot = worker_state(service)
+        owned.extend(partitions)
+        parts.append(snapshot)
     return sorted(owned), summed(parts)
 
 

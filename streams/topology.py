@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,7 +21,6 @@ import orjson
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from streams.domain.aggregates import Aggregates
 from streams.domain.contributions import ContributionKey
 from streams.domain.snapshot_codec import encode_rows, snapshot_digest, sorted_items
 from streams.ingest.ingestor import Ingestor
@@ -129,45 +128,42 @@ def open_partition_stores(table: Any, partitions: set[int]) -> None:
 
 
 def state_body(
-    now: datetime, per_partition: Mapping[int, Mapping[ContributionKey, Decimal]]
+    now: datetime, partitions: Iterable[int], aggregates: Mapping[ContributionKey, Decimal]
 ) -> bytearray:
-    """`{"now": ..., "partitions": {"<n>": rows}}`, encoded a few thousand rows at a time.
+    """`{"now", "partitions": [...], "rows": [...]}`, encoded a few thousand rows at a time.
 
-    Building every row of every partition before encoding, then joining the
-    encoded parts, held several copies of a large state at once: one request
-    made up the most of a worker's peak RSS (docs/performance.md). This holds
-    the body and a few thousand rows.
+    Building every row before encoding, then joining the encoded parts, held
+    several copies of a large state at once: one request made up the most of a
+    worker's peak RSS (docs/performance.md). This holds the body and a few
+    thousand rows.
     """
-    body = bytearray(b'{"now":%s,"partitions":{' % orjson.dumps(now.isoformat()))
-    for index, (partition, snapshot) in enumerate(sorted(per_partition.items())):
-        body += b"%s%s:[" % (b"," if index else b"", orjson.dumps(str(partition)))
-        items = sorted_items(snapshot)
-        for start in range(0, len(items), STATE_ROWS_PER_CHUNK):
-            if start:
-                body += b","
-            body += orjson.dumps(encode_rows(items[start : start + STATE_ROWS_PER_CHUNK]))[1:-1]
-        body += b"]"
-    body += b"}}"
+    body = bytearray(
+        b'{"now":%s,"partitions":%s,"rows":['
+        % (orjson.dumps(now.isoformat()), orjson.dumps(sorted(partitions)))
+    )
+    items = sorted_items(aggregates)
+    for start in range(0, len(items), STATE_ROWS_PER_CHUNK):
+        if start:
+            body += b","
+        body += orjson.dumps(encode_rows(items[start : start + STATE_ROWS_PER_CHUNK]))[1:-1]
+    body += b"]}"
     return body
 
 
 def state_digest_body(
-    now: datetime, per_partition: Mapping[int, Mapping[ContributionKey, Decimal]]
+    now: datetime, partitions: Iterable[int], aggregates: Mapping[ContributionKey, Decimal]
 ) -> bytes:
-    """`{"now", "partitions": [...], "keys", "digest"}` of the sum over `per_partition`.
+    """`{"now", "partitions": [...], "keys", "digest"}` of a worker's aggregates.
 
     What `?digest=1` answers: a check that knows the expected state compares
     the digest (`snapshot_codec.snapshot_digest`) instead of reading every row.
     """
-    total = Aggregates()
-    for snapshot in per_partition.values():
-        total.add(snapshot)
     return orjson.dumps(
         {
             "now": now.isoformat(),
-            "partitions": sorted(per_partition),
-            "keys": len(total),
-            "digest": snapshot_digest(total.items()),  # no copy of the sum
+            "partitions": sorted(partitions),
+            "keys": len(aggregates),
+            "digest": snapshot_digest(aggregates.items()),
         }
     )
 
@@ -309,17 +305,20 @@ def build_topology(settings: Settings) -> Topology:
         guard.assigned(PartitionKey(tp.topic, tp.partition) for tp in assigned if tp.topic == topic)
         engine.rebalances.inc()
 
+    def stored_deals(partitions: set[int]) -> Iterable[Any]:
+        open_partition_stores(deals, partitions)
+        return cast(Iterable[Any], deals.values())
+
     @deals.on_recover
     async def rebuild_aggregates() -> None:
         owned = owned_partitions()
-        open_partition_stores(deals, owned)
-        deal_fold.rebuild(owned, deals.values())
+        deal_fold.rebuild(owned, stored_deals(owned))
 
     @app.on_partitions_revoked.connect
     async def drop_aggregates(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         (revoked,) = args  # mode signals pass the payload positionally
         partitions = [tp.partition for tp in revoked if tp.topic == settings.topic_events]
-        deal_fold.drop(partitions)
+        deal_fold.drop(partitions, stored_deals)
         engine.forget_partitions(partitions)
 
     async def expose_business() -> bytes:
@@ -341,17 +340,16 @@ def build_topology(settings: Settings) -> Topology:
     @app.page(STATE_PATH)
     async def aggregates(web: Any, request: Any) -> Any:
         ctx = contexts.current()
-        per_partition = deal_fold.partition_snapshots(ctx)
+        owned = deal_fold.partitions
+        found = deal_fold.aggregates(ctx)
         if request.query.get("recompute"):  # a check: from the table, not the live aggregates
-            owned = set(deal_fold.partitions)
-            open_partition_stores(deals, owned)
-            per_partition = deal_fold.recompute(owned, deals.values())
+            found = deal_fold.recompute(owned, stored_deals(set(owned)))
         # Copied on the loop (the fold changes the aggregates), encoded off it: seconds
         # for a large state, and the loop must keep heartbeating meanwhile.
-        snapshots = {partition: found.snapshot() for partition, found in per_partition.items()}
+        snapshot = found.snapshot()
         encode = state_digest_body if request.query.get("digest") else state_body
         loop = asyncio.get_running_loop()
-        body = await loop.run_in_executor(None, encode, ctx.now, snapshots)
+        body = await loop.run_in_executor(None, encode, ctx.now, owned, snapshot)
         return web.bytes(body, headers={"Content-Type": "application/json"})
 
     return Topology(app=app, registry=registry, fold=deal_fold)

@@ -35,7 +35,6 @@ from streams.domain.label_cap import (
     SELLER_LABELS_FOLDED,
     cap_sellers,
 )
-from streams.domain.money import EXACT
 from streams.domain.windows import Window, shift_window, window_start
 from streams.metric_context import ContextSource
 from streams.worker.deal_fold import DealFold
@@ -81,12 +80,11 @@ class BusinessCollector(Collector):
         """
         ctx = self._contexts.current()
         exported = exported_windows(ctx, self._export_windows)
-        snapshot: dict[ContributionKey, Decimal] = {}
-        for aggregates in self._fold.partition_snapshots(ctx).values():
-            for key, value in aggregates.items():
-                if is_exported(key, exported):
-                    known = snapshot.get(key)
-                    snapshot[key] = value if known is None else EXACT.add(known, value)
+        snapshot = {
+            key: value
+            for key, value in self._fold.aggregates(ctx).items()
+            if is_exported(key, exported)
+        }
         return Captured(ctx, exported, snapshot)
 
     def families(self, captured: Captured) -> Iterator[Metric]:

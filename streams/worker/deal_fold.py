@@ -1,11 +1,16 @@
-"""The fold adapter: per-deal history in a Faust table, aggregates per owned partition.
+"""The fold adapter: per-deal history in a Faust table, one aggregate of the owned partitions.
 
 Only the per-deal history is changelogged; the aggregates are a view of it,
 rebuilt from the recovered table whenever partitions are assigned and dropped
-when they are revoked. A replayed event (at-least-once redelivery after a
-crash) finds its `event_id` already in the history and changes no number, so
-nothing is ever counted twice. An event too late for the retention changes
-nothing either (rule R, `streams.domain.compaction`).
+when they are revoked. One aggregate holds every owned partition (a key
+appears once, not once per partition holding a deal that contributes to it:
+half the entries at full scale, docs/performance.md); the worker exports its
+partitions' sum anyway, and a revocation clears it all — aiokafka revokes the
+whole assignment at every rebalance, and the rebuild follows at recovery.
+
+A replayed event (at-least-once redelivery after a crash) finds its `event_id`
+already in the history and changes no number, so nothing is ever counted twice.
+An event too late for the retention changes nothing either (rule R, `streams.domain.compaction`).
 
 State stays bounded: a deal beyond the retention horizon (or deleted) is
 compacted to a snapshot of its fold, when it is written and by a sweep over the
@@ -19,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -32,7 +37,6 @@ from streams.domain.contributions import ContributionKey, contributions
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory, encode_event
-from streams.domain.money import EXACT
 from streams.domain.windows import Granularity
 from streams.worker.fold_metrics import FoldMetrics
 
@@ -90,7 +94,8 @@ class DealFold:
         self._table = table
         self._contexts = contexts
         self._metrics = metrics
-        self._aggregates: dict[int, Aggregates] = {}
+        self._aggregates = Aggregates()
+        self._owned: set[int] = set()
         self._deals: dict[int, int] = {}
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
         self._cache_deals = cache_deals
@@ -100,8 +105,8 @@ class DealFold:
         self._last_compaction: dict[int, float] = {}
         self._changes: set[ContributionKey] | None = None
         self._epoch = 0
-        self._pruned_at: dict[int, Mapping[Granularity, date]] = {}
-        self._stale: set[int] = set()
+        self._pruned_at: Mapping[Granularity, date] | None = None
+        self._stale = False
 
     def accept(self, event: DealEvent, partition: int) -> None:
         ctx = self._contexts.current()
@@ -131,8 +136,9 @@ class DealFold:
         folded = _Folded(stored, new, _contributions(new, ctx), ctx.cutoffs)
         old_contributions = known.contributions if known else {}
         if known is not None and known.cutoffs != ctx.cutoffs:
-            self._stale.add(partition)  # retracts windows the retention may have dropped
-        self._partition(partition).apply(old_contributions, folded.contributions, self._changes)
+            self._stale = True  # retracts windows the retention may have dropped
+        self._owned.add(partition)
+        self._aggregates.apply(old_contributions, folded.contributions, self._changes)
         self._remember(event.deal_id, folded)
         self._metrics.folded.inc()
 
@@ -217,7 +223,7 @@ class DealFold:
                 self._sweep = None
                 return
             partition = stored.get(PARTITION_FIELD)
-            if partition not in self._aggregates:
+            if partition not in self._owned:
                 continue  # not (or no longer) owned here
             pending = self._pending.setdefault(partition, {})
             if len(pending) < COMPACT_PENDING and is_compactable_encoded(
@@ -251,69 +257,81 @@ class DealFold:
         """Aggregates of `partitions` recomputed from the recovered deal states."""
         owned = set(partitions)
         ctx = self._contexts.current()
-        rebuilt = {partition: Aggregates() for partition in owned}
+        rebuilt = Aggregates()
         deals = dict.fromkeys(owned, 0)
         for stored in stored_deals:
             partition = stored[PARTITION_FIELD]
             if partition in owned:
                 history = DealHistory.from_dict(stored[HISTORY_FIELD])
-                rebuilt[partition].add(_contributions(history, ctx))
+                rebuilt.add(_contributions(history, ctx))
                 deals[partition] += 1
         self._aggregates = rebuilt
+        self._owned = owned
         self._deals = deals
         self._rebuilt()
         self._cache.clear()  # recovery may have changed any deal of these partitions
         self._reset_compaction()
         log.info("aggregates rebuilt", extra={"deals_by_partition": deals})
 
-    def recompute(
-        self, partitions: Iterable[int], stored_deals: Iterable[Any]
-    ) -> dict[int, Aggregates]:
+    def recompute(self, partitions: Iterable[int], stored_deals: Iterable[Any]) -> Aggregates:
         """Aggregates recomputed from the table, without touching the live ones (a check)."""
         owned = set(partitions)
         ctx = self._contexts.current()
-        fresh = {partition: Aggregates() for partition in owned}
+        fresh = Aggregates()
         for stored in stored_deals:
             if stored[PARTITION_FIELD] in owned:
                 history = DealHistory.from_dict(stored[HISTORY_FIELD])
-                fresh[stored[PARTITION_FIELD]].add(_contributions(history, ctx))
-        for aggregates in fresh.values():
-            aggregates.prune(ctx)
+                fresh.add(_contributions(history, ctx))
+        fresh.prune(ctx)
         return fresh
 
-    def drop(self, partitions: Iterable[int]) -> None:
-        dropped = [p for p in partitions if self._aggregates.pop(p, None) is not None]
+    def drop(
+        self,
+        partitions: Collection[int],
+        stored_deals: Callable[[set[int]], Iterable[Any]],
+    ) -> None:
+        """Forget the aggregates of `partitions`, revoked.
+
+        They share one aggregate with the partitions kept, so it is cleared, and
+        those kept (none in the worker: aiokafka's rebalances revoke the whole
+        assignment) are rebuilt from `stored_deals(kept)`.
+        """
+        kept = self._owned - set(partitions)
+        if kept:
+            self.rebuild(kept, stored_deals(kept))
+            log.info("aggregates dropped", extra={"partitions": sorted(partitions)})
+            return
+        self._aggregates = Aggregates()
+        self._owned = set()
+        self._deals = {}
         self._cache.clear()
         self._reset_compaction()
-        for partition in dropped:
-            self._deals.pop(partition, None)
         self._rebuilt()
-        log.info("aggregates dropped", extra={"partitions": dropped})
+        log.info("aggregates dropped", extra={"partitions": sorted(partitions)})
 
     def deal_counts(self) -> dict[int, int]:
         """Deals in state per owned partition."""
-        return {p: count for p, count in self._deals.items() if p in self._aggregates}
+        return {p: count for p, count in self._deals.items() if p in self._owned}
 
     @property
     def partitions(self) -> list[int]:
-        return sorted(self._aggregates)
+        return sorted(self._owned)
 
     def snapshot(self, ctx: MetricContext) -> dict[ContributionKey, Any]:
         """The sum over owned partitions, pruned to the retention of `ctx`."""
-        return Aggregates.sum(self.partition_snapshots(ctx).values()).snapshot()
+        return self.aggregates(ctx).snapshot()
 
-    def partition_snapshots(self, ctx: MetricContext) -> dict[int, Aggregates]:
-        """Each owned partition's aggregates, pruned to the retention of `ctx`.
+    def aggregates(self, ctx: MetricContext) -> Aggregates:
+        """The owned partitions' aggregates, pruned to the retention of `ctx` (not a copy).
 
-        A partition is pruned again only when the cutoffs moved or a deal retracted
-        contributions computed with older ones: pruning walks every key.
+        Pruned again only when the cutoffs moved or a deal retracted contributions
+        computed with older ones: pruning walks every key.
         """
-        for partition, aggregates in self._aggregates.items():
-            if partition in self._stale or self._pruned_at.get(partition) != ctx.cutoffs:
-                aggregates.prune(ctx, self._changes)
-                self._pruned_at[partition] = ctx.cutoffs
-                self._stale.discard(partition)
-        return dict(self._aggregates)
+        if self._stale or self._pruned_at != ctx.cutoffs:
+            self._aggregates.prune(ctx, self._changes)
+            self._pruned_at = ctx.cutoffs
+            self._stale = False
+        return self._aggregates
 
     # --- what changed, for an export kept up to date (`ExportCache`) ---------------
 
@@ -332,27 +350,13 @@ class DealFold:
         return changes
 
     def value(self, key: ContributionKey) -> Decimal | None:
-        """The sum of `key` over the owned partitions (as last pruned); None when none has it.
-
-        Parts of two partitions can cancel out: the sum is then zero, and exported.
-        """
-        total: Decimal | None = None
-        for aggregates in self._aggregates.values():
-            part = aggregates.get(key)
-            if part is not None:
-                total = part if total is None else EXACT.add(total, part)
-        return total
+        """The sum of `key` over the owned partitions (as last pruned); None when zero."""
+        return self._aggregates.get(key)
 
     def _rebuilt(self) -> None:
         self._epoch += 1
-        self._pruned_at.clear()
-        self._stale.clear()
-
-    def _partition(self, partition: int) -> Aggregates:
-        aggregates = self._aggregates.get(partition)
-        if aggregates is None:
-            aggregates = self._aggregates[partition] = Aggregates()
-        return aggregates
+        self._pruned_at = None
+        self._stale = False
 
 
 def _contributions(history: DealHistory, ctx: MetricContext) -> dict[ContributionKey, Any]:

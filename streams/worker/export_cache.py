@@ -72,7 +72,7 @@ class Changes(NamedTuple):
     whole: dict[ContributionKey, Decimal] | None
     """Every exported aggregate, summed over partitions, when everything must be rebuilt."""
     changed: dict[ContributionKey, Decimal | None]
-    """Otherwise the new sum of every exported key that changed (None: no partition has it)."""
+    """Otherwise the new sum of every exported key that changed (None: now zero)."""
 
 
 @dataclass(slots=True)
@@ -134,24 +134,19 @@ class ExportCache:
     def take(self) -> Changes:
         ctx = self._contexts.current()
         exported = exported_windows(ctx, self._export_windows)
-        partitions = self._fold.partition_snapshots(ctx)  # prunes first, noting the changes
+        aggregates = self._fold.aggregates(ctx)  # prunes first, noting the changes
         changed = self._fold.take_changes()
         built_for = (
             tuple(exported.items()),
             tuple(ctx.cutoffs.items()),
             ctx.ticket_size_buckets,
             self._fold.epoch,
-            tuple(sorted(partitions)),
+            tuple(self._fold.partitions),
         )
         if built_for != self._taken or not self._intact:
             self._taken = built_for
             self._intact = True
-            whole: dict[ContributionKey, Decimal] = {}
-            for aggregates in partitions.values():
-                for key, value in aggregates.items():
-                    if is_exported(key, exported):
-                        known = whole.get(key)
-                        whole[key] = value if known is None else EXACT.add(known, value)
+            whole = {key: value for key, value in aggregates.items() if is_exported(key, exported)}
             return Changes(ctx, exported, whole, {})
         values = {key: self._fold.value(key) for key in changed if is_exported(key, exported)}
         return Changes(ctx, exported, None, values)

@@ -65,4 +65,4 @@ def test_odd_histories_killed_and_rebalanced_equal_the_batch_result(flow: Flow) 
     finally:
         for worker in workers:
             worker.stop()
-    assert differences(summed(states.values()), expected) == []
+    assert differences(summed(state.snapshot for state in states), expected) == []

@@ -20,12 +20,12 @@ from tests.support.kafka_io import (
     topic_configs,
 )
 from tests.support.oracle import (
+    WorkerState,
     batch_by_partition,
     batch_result,
     differences,
     owned_once,
     summed,
-    worker_partitions,
     worker_state,
 )
 from tests.support.waiting import wait_for
@@ -109,16 +109,12 @@ def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> N
             timeout_seconds=120,
             what="the survivors to own every partition exactly once",
         )
-        from_tables = {
-            p: s
-            for w in survivors
-            for p, s in worker_partitions(w.base_url, recompute=True).items()
-        }
+        from_tables = [worker_state(w.base_url, recompute=True) for w in survivors]
     finally:
         for worker in (first, second, third):
             if worker is not None:
                 worker.stop()
-    actual = summed(states.values())
+    actual = summed(state.snapshot for state in states)
     if (
         actual != expected
     ):  # say which partitions are wrong, to tell a rebalance bug from a fold bug
@@ -130,12 +126,21 @@ def test_workers_joining_and_leaving_export_each_partition_once(flow: Flow) -> N
             flow.settings(),
             CLOCK,
         )
-        wrong = {p: len(differences(states[p], by_partition[p], 10_000)) for p in by_partition}
-        tables = {
-            p: len(differences(from_tables[p], by_partition[p], 10_000)) for p in by_partition
-        }
+
+        def wrong_keys(found: list[WorkerState]) -> dict[str, int]:
+            return {
+                str(state.partitions): len(
+                    differences(
+                        state.snapshot,
+                        summed(by_partition.get(p, {}) for p in state.partitions),
+                        10_000,
+                    )
+                )
+                for state in found
+            }
+
         raise AssertionError(
-            f"wrong keys by partition: live {wrong}, from tables {tables}; "
-            f"{differences(actual, expected)}"
+            f"wrong keys by worker's partitions: live {wrong_keys(states)}, "
+            f"from tables {wrong_keys(from_tables)}; {differences(actual, expected)}"
         )
-    assert differences(summed(from_tables.values()), expected) == []
+    assert differences(summed(state.snapshot for state in from_tables), expected) == []

@@ -7,6 +7,7 @@ import urllib.request
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from streams.domain.contributions import ContributionKey
 from streams.domain.events import DealEvent
@@ -42,29 +43,31 @@ def batch_result(
     return compute(accepted_events(messages, settings, now), ctx)
 
 
-def worker_partitions(base_url: str, *, recompute: bool = False) -> dict[int, Snapshot]:
-    """The aggregates of each partition a worker owns (recomputed from its table if asked)."""
+class WorkerState(NamedTuple):
+    partitions: list[int]
+    """The partitions the worker owns, sorted."""
+    snapshot: Snapshot
+    """Their aggregates, summed by the worker."""
+
+
+def worker_state(base_url: str, *, recompute: bool = False) -> WorkerState:
+    """Owned partitions and aggregates of one worker (recomputed from its table if asked)."""
     query = "?recompute=1" if recompute else ""
     with urllib.request.urlopen(f"{base_url}/state/aggregates{query}", timeout=60) as response:  # noqa: S310
         body = json.loads(response.read())
-    return {int(partition): decode_snapshot(rows) for partition, rows in body["partitions"].items()}
+    return WorkerState(sorted(body["partitions"]), decode_snapshot(body["rows"]))
 
 
-def worker_state(base_url: str) -> tuple[list[int], Snapshot]:
-    """Owned partitions and the aggregates snapshot of one worker."""
-    partitions = worker_partitions(base_url)
-    return sorted(partitions), summed(partitions.values())
+def worker_partitions(base_url: str) -> list[int]:
+    """The partitions a worker owns, sorted."""
+    return worker_state(base_url).partitions
 
 
-def owned_once(base_urls: Iterable[str], partitions: int) -> dict[int, Snapshot] | None:
-    """Each partition's aggregates, once the workers own all `partitions` exactly once."""
-    states: dict[int, Snapshot] = {}
-    for base_url in base_urls:
-        for partition, snapshot in worker_partitions(base_url).items():
-            if partition in states:
-                return None
-            states[partition] = snapshot
-    return states if sorted(states) == list(range(partitions)) else None
+def owned_once(base_urls: Iterable[str], partitions: int) -> list[WorkerState] | None:
+    """Each worker's state, once the workers own all `partitions` exactly once."""
+    states = [worker_state(base_url) for base_url in base_urls]
+    owned = sorted(partition for state in states for partition in state.partitions)
+    return states if owned == list(range(partitions)) else None
 
 
 def summed(snapshots: Iterable[Snapshot]) -> Snapshot:

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import is_compactable
 from streams.domain.context import MetricContext
 from streams.domain.events import DealEvent
@@ -144,11 +143,47 @@ def test_the_fold_sums_to_the_batch_result_whatever_its_cache(
         if step in rebuild_at:  # a rebalance: aggregates rebuilt from the table
             fold.rebuild(range(PARTITIONS), table.values())
         fold.accept(event, partition_of(event.deal_id, PARTITIONS))
-    total = Aggregates.sum(fold.partition_snapshots(ctx).values())
+    total = fold.aggregates(ctx)
     assert total.snapshot() == compute(events, ctx)
     assert sum(fold.deal_counts().values()) == len(histories(in_time(events, ctx)))
     from_table = fold.recompute(range(PARTITIONS), table.values())
-    assert Aggregates.sum(from_table.values()).snapshot() == compute(events, ctx)
+    assert from_table.snapshot() == compute(events, ctx)
+
+
+@settings(max_examples=100)
+@given(
+    events=event_sets(),
+    ctx=contexts(),
+    cache_deals=st.sampled_from([0, 2, 1_000]),
+    revoked=st.sets(st.integers(0, PARTITIONS - 1), min_size=1),
+    data=st.data(),
+)
+def test_a_revocation_leaves_exactly_the_kept_partitions(
+    events: list[DealEvent],
+    ctx: MetricContext,
+    cache_deals: int,
+    revoked: set[int],
+    data: st.DataObject,
+) -> None:
+    """One aggregate holds every owned partition: revoking some rebuilds the rest."""
+    table = JsonTable()
+    fold = new_fold(table, ctx, cache_deals)
+    for event in data.draw(deliveries(events)):
+        fold.accept(event, partition_of(event.deal_id, PARTITIONS))
+    asked: list[set[int]] = []
+
+    def stored_deals(kept: set[int]) -> list[Any]:
+        asked.append(kept)
+        return list(table.values())
+
+    fold.drop(revoked, stored_deals)
+
+    kept = set(range(PARTITIONS)) - revoked
+    assert fold.partitions == sorted(kept)
+    assert asked == ([kept] if kept else [])
+    kept_events = [e for e in events if partition_of(e.deal_id, PARTITIONS) in kept]
+    assert fold.snapshot(ctx) == compute(kept_events, ctx)
+    assert set(fold.deal_counts()) == kept
 
 
 @settings(max_examples=150)
@@ -187,16 +222,16 @@ def test_the_fold_with_compaction_and_a_moving_clock_sums_to_the_events_kept_on_
             fold.compact_some(partition, limit=data.draw(st.integers(1, 3)))
     final = clocks[-1] if clocks else ctx
     expected = aggregate(histories(kept_by_arrival(delivery, clocks)).values(), final)
-    assert Aggregates.sum(fold.partition_snapshots(final).values()).snapshot() == expected
+    assert fold.aggregates(final).snapshot() == expected
     for partition in range(PARTITIONS):  # sweep to the end: every deal that can shrink does
         while fold.compact_some(partition, limit=1_000):
             pass
         fold.compact_some(partition, limit=1_000)  # a sweep that starts over finds the rest
     stored = [DealHistory.from_dict(row[HISTORY_FIELD]) for row in table.values()]
     assert not any(is_compactable(history, final) for history in stored)
-    assert Aggregates.sum(fold.partition_snapshots(final).values()).snapshot() == expected
+    assert fold.aggregates(final).snapshot() == expected
     from_table = fold.recompute(range(PARTITIONS), table.values())
-    assert Aggregates.sum(from_table.values()).snapshot() == expected
+    assert from_table.snapshot() == expected
 
 
 MONTHS = {Granularity.MONTH: 2}

@@ -1,4 +1,4 @@
-"""`/state/aggregates` encodes one partition at a time into the JSON the checks read."""
+"""`/state/aggregates` encodes a worker's aggregates, a chunk of rows at a time, for the checks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from streams import topology
 from streams.domain.aggregates import Aggregates
 from streams.domain.contributions import ContributionKey, labels
 from streams.domain.snapshot_codec import decode_snapshot, encode_snapshot, snapshot_digest
@@ -17,26 +18,30 @@ from streams.topology import state_body, state_digest_body
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 
-def test_each_partition_decodes_to_its_own_aggregates() -> None:
+def test_the_body_decodes_to_the_aggregates_and_names_the_partitions() -> None:
     day = Window(Granularity.DAY, date(2026, 11, 1))
     won = ContributionKey("dealpulse_won_revenue", labels(tenant="t", seller='a"b'), day)
     open_deals = ContributionKey("dealpulse_open_deals", labels(tenant="t", stage="s"), None)
-    per_partition = {
-        10: Aggregates({won: Decimal("12.50")}),
-        2: Aggregates({won: Decimal("1"), open_deals: Decimal("3")}),
-        5: Aggregates(),
-    }
+    aggregates = Aggregates({won: Decimal("12.50"), open_deals: Decimal("3")})
 
-    snapshots = {partition: found.snapshot() for partition, found in per_partition.items()}
-
-    body = json.loads(state_body(NOW, snapshots))
+    body = json.loads(state_body(NOW, [10, 2, 5], aggregates.snapshot()))
 
     assert body["now"] == NOW.isoformat()
-    assert list(body["partitions"]) == ["2", "5", "10"]
-    for partition, aggregates in per_partition.items():
-        rows = body["partitions"][str(partition)]
-        assert rows == encode_snapshot(aggregates.snapshot())
-        assert decode_snapshot(rows) == aggregates.snapshot()
+    assert body["partitions"] == [2, 5, 10]
+    assert body["rows"] == encode_snapshot(aggregates.snapshot())
+    assert decode_snapshot(body["rows"]) == aggregates.snapshot()
+
+
+def test_rows_are_encoded_a_chunk_at_a_time_into_one_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(topology, "STATE_ROWS_PER_CHUNK", 2)
+    snapshot = {
+        ContributionKey("dealpulse_open_deals", labels(tenant="t", stage=str(n)), None): Decimal(n)
+        for n in range(1, 6)
+    }
+
+    body = json.loads(state_body(NOW, [0], snapshot))
+
+    assert decode_snapshot(body["rows"]) == snapshot
 
 
 DAY = Window(Granularity.DAY, date(2026, 11, 1))
@@ -74,17 +79,14 @@ def test_any_difference_changes_the_digest(changed: dict[ContributionKey, Decima
     )
 
 
-def test_the_digest_body_sums_the_partitions_as_a_check_does() -> None:
-    per_partition = {
-        3: {WON: Decimal("100.10"), OPEN: Decimal(1)},
-        1: {WON: Decimal("0.90"), OPEN: Decimal(-1)},  # OPEN sums to zero: no key
-    }
+def test_the_digest_body_names_the_partitions_and_counts_the_keys() -> None:
+    snapshot = {WON: Decimal("101.00"), OPEN: Decimal(1)}
 
-    body = json.loads(state_digest_body(NOW, per_partition))
+    body = json.loads(state_digest_body(NOW, [3, 1], snapshot))
 
     assert body == {
         "now": NOW.isoformat(),
         "partitions": [1, 3],
-        "keys": 1,
-        "digest": snapshot_digest({WON: Decimal(101)}.items()),
+        "keys": 2,
+        "digest": snapshot_digest({WON: Decimal(101), OPEN: Decimal("1.0")}.items()),
     }
