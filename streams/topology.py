@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -128,7 +128,10 @@ def open_partition_stores(table: Any, partitions: set[int]) -> None:
 
 
 def state_body(
-    now: datetime, partitions: Iterable[int], aggregates: Mapping[ContributionKey, Decimal]
+    now: datetime,
+    partitions: Iterable[int],
+    keys: Sequence[ContributionKey],
+    values: Sequence[Decimal],
 ) -> bytearray:
     """`{"now", "partitions": [...], "rows": [...]}`, encoded a few thousand rows at a time.
 
@@ -141,7 +144,7 @@ def state_body(
         b'{"now":%s,"partitions":%s,"rows":['
         % (orjson.dumps(now.isoformat()), orjson.dumps(sorted(partitions)))
     )
-    items = sorted_items(aggregates)
+    items = sorted_items(zip(keys, values, strict=True))
     for start in range(0, len(items), STATE_ROWS_PER_CHUNK):
         if start:
             body += b","
@@ -151,7 +154,10 @@ def state_body(
 
 
 def state_digest_body(
-    now: datetime, partitions: Iterable[int], aggregates: Mapping[ContributionKey, Decimal]
+    now: datetime,
+    partitions: Iterable[int],
+    keys: Sequence[ContributionKey],
+    values: Sequence[Decimal],
 ) -> bytes:
     """`{"now", "partitions": [...], "keys", "digest"}` of a worker's aggregates.
 
@@ -162,8 +168,8 @@ def state_digest_body(
         {
             "now": now.isoformat(),
             "partitions": sorted(partitions),
-            "keys": len(aggregates),
-            "digest": snapshot_digest(aggregates.items()),
+            "keys": len(keys),
+            "digest": snapshot_digest(zip(keys, values, strict=True)),
         }
     )
 
@@ -346,10 +352,10 @@ def build_topology(settings: Settings) -> Topology:
             found = deal_fold.recompute(owned, stored_deals(set(owned)))
         # Copied on the loop (the fold changes the aggregates), encoded off it: seconds
         # for a large state, and the loop must keep heartbeating meanwhile.
-        snapshot = found.snapshot()
+        keys, values = found.columns()
         encode = state_digest_body if request.query.get("digest") else state_body
         loop = asyncio.get_running_loop()
-        body = await loop.run_in_executor(None, encode, ctx.now, owned, snapshot)
+        body = await loop.run_in_executor(None, encode, ctx.now, owned, keys, values)
         return web.bytes(body, headers={"Content-Type": "application/json"})
 
     return Topology(app=app, registry=registry, fold=deal_fold)

@@ -67,6 +67,12 @@ def _with_le(label_pairs: Labels, le: str) -> Labels:
 
 
 @lru_cache(maxsize=4_096)
+def _window(granularity: Granularity, start: date) -> Window:
+    """One `Window` per window, shared by the aggregate keys that hold it (not one each)."""
+    return Window(granularity, start)
+
+
+@lru_cache(maxsize=4_096)
 def _retained_windows(
     day: date, cutoffs: tuple[tuple[Granularity, date], ...]
 ) -> tuple[Window, ...]:
@@ -225,7 +231,7 @@ def _active(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
     for at, change in changes:
         for granularity, cutoff in ctx.cutoffs.items():
             start = first_window_start_at_or_after(at, granularity, ctx.timezone)
-            window = Window(granularity, max(start, cutoff))
+            window = _window(granularity, max(start, cutoff))
             sink.add(cat.DEALS_ACTIVE_CHANGE, seller, window, change)
 
 

@@ -23,14 +23,14 @@ DIGEST_BITS = 256
 
 
 def encode_snapshot(snapshot: Mapping[ContributionKey, Decimal]) -> list[Row]:
-    return encode_rows(sorted_items(snapshot))
+    return encode_rows(sorted_items(snapshot.items()))
 
 
 def sorted_items(
-    snapshot: Mapping[ContributionKey, Decimal],
+    items: Iterable[tuple[ContributionKey, Decimal]],
 ) -> list[tuple[ContributionKey, Decimal]]:
-    """The items of `snapshot` in the order of their rows."""
-    return sorted(snapshot.items(), key=_order)
+    """`items` in the order of their rows."""
+    return sorted(items, key=_order)
 
 
 def encode_rows(items: Iterable[tuple[ContributionKey, Decimal]]) -> list[Row]:

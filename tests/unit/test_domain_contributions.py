@@ -390,3 +390,26 @@ def test_an_unworkable_context_is_refused(change: dict[str, object], message: st
     }
     with pytest.raises(ValueError, match=message):
         MetricContext(**fields)  # type: ignore[arg-type]
+
+
+def test_keys_of_different_deals_share_their_metric_names_and_windows() -> None:
+    """The aggregates hold a key per (metric, labels, window): equal parts must be one
+    object each, or every key carries its own copy (docs/performance.md, session 8)."""
+    first, second = Deal("d1"), Deal("d2")
+    for deal, owner in ((first, "ann"), (second, "bob")):
+        deal.created(T[0], owner=owner, amount="1000 USD")
+        deal.won(T[40])
+        deal.churned(T[60])
+    ctx = context(retention={Granularity.DAY: 400, Granularity.MONTH: 14})
+    one, other = (
+        contributions(fold(DealHistory.of(deal.deal_id, deal.written)), ctx)
+        for deal in (first, second)
+    )
+    by_part = {(k.metric, k.window): k for k in one}
+    pairs = [(by_part[(k.metric, k.window)], k) for k in other if (k.metric, k.window) in by_part]
+
+    assert any(k.metric == cat.TICKET_SIZE.sum for _, k in pairs)
+    assert any(k.metric == cat.DEALS_ACTIVE_CHANGE for _, k in pairs)
+    for mine, theirs in pairs:
+        assert mine.metric is theirs.metric
+        assert mine.window is theirs.window

@@ -24,7 +24,9 @@ def test_the_body_decodes_to_the_aggregates_and_names_the_partitions() -> None:
     open_deals = ContributionKey("dealpulse_open_deals", labels(tenant="t", stage="s"), None)
     aggregates = Aggregates({won: Decimal("12.50"), open_deals: Decimal("3")})
 
-    body = json.loads(state_body(NOW, [10, 2, 5], aggregates.snapshot()))
+    keys, values = aggregates.columns()
+
+    body = json.loads(state_body(NOW, [10, 2, 5], keys, values))
 
     assert body["now"] == NOW.isoformat()
     assert body["partitions"] == [2, 5, 10]
@@ -39,7 +41,7 @@ def test_rows_are_encoded_a_chunk_at_a_time_into_one_list(monkeypatch: pytest.Mo
         for n in range(1, 6)
     }
 
-    body = json.loads(state_body(NOW, [0], snapshot))
+    body = json.loads(state_body(NOW, [0], list(snapshot), list(snapshot.values())))
 
     assert decode_snapshot(body["rows"]) == snapshot
 
@@ -82,7 +84,7 @@ def test_any_difference_changes_the_digest(changed: dict[ContributionKey, Decima
 def test_the_digest_body_names_the_partitions_and_counts_the_keys() -> None:
     snapshot = {WON: Decimal("101.00"), OPEN: Decimal(1)}
 
-    body = json.loads(state_digest_body(NOW, [3, 1], snapshot))
+    body = json.loads(state_digest_body(NOW, [3, 1], list(snapshot), list(snapshot.values())))
 
     assert body == {
         "now": NOW.isoformat(),
