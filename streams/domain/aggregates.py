@@ -111,8 +111,8 @@ class Aggregates:
         """A copy of the keys and of the values, in one order.
 
         What a reader off the event loop needs (the fold changes the sums
-        meanwhile), in two lists of references: less than half a dict copy,
-        about 9 against 21 MB at a million events.
+        meanwhile), as two lists of references (16 bytes a key): the dict copy
+        it replaces raised a worker's peak RSS by 21 MB at a million events.
         """
         return list(self._values), list(self._values.values())
 
