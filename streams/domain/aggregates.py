@@ -1,11 +1,11 @@
-"""`Aggregates`: the running sum of many deals' contributions, one per partition.
+"""`Aggregates`: the running sum of many deals' contributions.
 
-The worker keeps, per partition, `sum(contributions(fold(history), ctx))` over
-the partition's deals: each time a deal's history changes it applies the
+The worker keeps `sum(contributions(fold(history), ctx))` over the deals of
+the partitions it owns: each time a deal's history changes it applies the
 deal's *new - old* contributions. Keys whose value becomes exactly zero are
 removed, so an aggregate holds no trace of a retracted win. Sums are exact
 (`money.EXACT` traps any rounding), so the result does not depend on the order
-deals were applied in, and `Aggregates.sum` over partitions equals the whole.
+deals were applied in, and `Aggregates.sum` over workers equals the whole.
 """
 
 from __future__ import annotations

@@ -256,16 +256,8 @@ class DealFold:
     def rebuild(self, partitions: Iterable[int], stored_deals: Iterable[Any]) -> None:
         """Aggregates of `partitions` recomputed from the recovered deal states."""
         owned = set(partitions)
-        ctx = self._contexts.current()
-        rebuilt = Aggregates()
         deals = dict.fromkeys(owned, 0)
-        for stored in stored_deals:
-            partition = stored[PARTITION_FIELD]
-            if partition in owned:
-                history = DealHistory.from_dict(stored[HISTORY_FIELD])
-                rebuilt.add(_contributions(history, ctx))
-                deals[partition] += 1
-        self._aggregates = rebuilt
+        self._aggregates = _summed(owned, stored_deals, self._contexts.current(), deals)
         self._owned = owned
         self._deals = deals
         self._rebuilt()
@@ -275,13 +267,8 @@ class DealFold:
 
     def recompute(self, partitions: Iterable[int], stored_deals: Iterable[Any]) -> Aggregates:
         """Aggregates recomputed from the table, without touching the live ones (a check)."""
-        owned = set(partitions)
         ctx = self._contexts.current()
-        fresh = Aggregates()
-        for stored in stored_deals:
-            if stored[PARTITION_FIELD] in owned:
-                history = DealHistory.from_dict(stored[HISTORY_FIELD])
-                fresh.add(_contributions(history, ctx))
+        fresh = _summed(set(partitions), stored_deals, ctx, {})
         fresh.prune(ctx)
         return fresh
 
@@ -297,21 +284,12 @@ class DealFold:
         assignment) are rebuilt from `stored_deals(kept)`.
         """
         kept = self._owned - set(partitions)
-        if kept:
-            self.rebuild(kept, stored_deals(kept))
-            log.info("aggregates dropped", extra={"partitions": sorted(partitions)})
-            return
-        self._aggregates = Aggregates()
-        self._owned = set()
-        self._deals = {}
-        self._cache.clear()
-        self._reset_compaction()
-        self._rebuilt()
+        self.rebuild(kept, stored_deals(kept) if kept else ())
         log.info("aggregates dropped", extra={"partitions": sorted(partitions)})
 
     def deal_counts(self) -> dict[int, int]:
         """Deals in state per owned partition."""
-        return {p: count for p, count in self._deals.items() if p in self._owned}
+        return dict(self._deals)
 
     @property
     def partitions(self) -> list[int]:
@@ -357,6 +335,20 @@ class DealFold:
         self._epoch += 1
         self._pruned_at = None
         self._stale = False
+
+
+def _summed(
+    owned: set[int], stored_deals: Iterable[Any], ctx: MetricContext, deals: dict[int, int]
+) -> Aggregates:
+    """The contributions of the stored deals of `owned` partitions, summed; each
+    partition's deals counted into `deals`."""
+    total = Aggregates()
+    for stored in stored_deals:
+        partition = stored[PARTITION_FIELD]
+        if partition in owned:
+            total.add(_contributions(DealHistory.from_dict(stored[HISTORY_FIELD]), ctx))
+            deals[partition] = deals.get(partition, 0) + 1
+    return total
 
 
 def _contributions(history: DealHistory, ctx: MetricContext) -> dict[ContributionKey, Any]:
