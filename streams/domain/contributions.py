@@ -46,9 +46,9 @@ class ContributionKey(NamedTuple):
     window: Window | None
 
 
-_new_key = tuple.__new__
+new_key = tuple.__new__
 """Builds a `ContributionKey` without its generated `__new__` (a Python-level call): the
-fold builds about 30 keys per event."""
+fold builds about 30 keys per event, a scrape thousands. `new_key(ContributionKey, (m, l, w))`."""
 
 
 def labels(**values: str | None) -> Labels:
@@ -149,7 +149,7 @@ class _Sink:
         return found
 
     def add(self, metric: str, label_pairs: Labels, window: Window | None, value: Decimal) -> None:
-        key: ContributionKey = _new_key(ContributionKey, (metric, label_pairs, window))
+        key: ContributionKey = new_key(ContributionKey, (metric, label_pairs, window))
         known = self.values.get(key)
         self.values[key] = value if known is None else EXACT.add(known, value)
 

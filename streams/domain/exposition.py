@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from streams.domain import catalogue as cat
 from streams.domain.context import MetricContext
-from streams.domain.contributions import ZERO, ContributionKey, Labels
+from streams.domain.contributions import ZERO, ContributionKey, Labels, new_key
 from streams.domain.money import EXACT
 from streams.domain.windows import Granularity, Window, retained_windows
 
@@ -40,27 +40,26 @@ def exposition_samples(
     window, so `snapshot` must hold all of their changes even when only a few
     windows are wanted.
     """
-    histograms = {spec.in_bucket: spec for spec in cat.HISTOGRAMS}
     samples: dict[ContributionKey, Decimal] = {}
-    buckets: defaultdict[_GroupKey, dict[str, Decimal]] = defaultdict(dict)
+    buckets: dict[_GroupKey, dict[str, Decimal]] = {}
     changes: defaultdict[tuple[Labels, Granularity], dict[date, Decimal]] = defaultdict(dict)
     for key, value in snapshot.items():
-        if key.metric in histograms:
-            le = dict(key.labels)["le"]
-            base = tuple(pair for pair in key.labels if pair[0] != "le")
-            buckets[(histograms[key.metric].name, base, key.window)][le] = value
+        spec = _HISTOGRAM_OF_IN_BUCKET.get(key.metric)
+        if spec is not None:
+            base, le = _without_le(key.labels)
+            series = (spec.name, base, key.window)
+            counts = buckets.get(series)
+            if counts is None:
+                counts = buckets[series] = {}
+            counts[le] = value
         elif key.metric == cat.DEALS_ACTIVE_CHANGE and key.window is not None:
             changes[(key.labels, key.window.granularity)][key.window.start] = value
         else:
             samples[key] = value
-    for spec in cat.HISTOGRAMS:
-        bounds = (
-            ctx.ticket_size_buckets if spec is cat.TICKET_SIZE else cat.DURATION_BUCKETS_SECONDS
-        )
-        les = (*(cat.le_label(bound) for bound in bounds), cat.INF)
+    if buckets:
+        les = {spec.name: _bounds(spec, ctx) for spec in cat.HISTOGRAMS}
         for (name, base, window), counts in buckets.items():
-            if name == spec.name:
-                samples.update(_cumulate(spec, base, window, les, counts))
+            samples.update(_cumulate(_HISTOGRAM[name], base, window, les[name], counts))
     if changes:
         retained, targets = _running_total_windows(ctx, windows)
         for (labels, granularity), steps in changes.items():
@@ -71,6 +70,24 @@ def exposition_samples(
                     )
                 )
     return samples
+
+
+_HISTOGRAM = {spec.name: spec for spec in cat.HISTOGRAMS}
+_HISTOGRAM_OF_IN_BUCKET = {spec.in_bucket: spec for spec in cat.HISTOGRAMS}
+
+
+def _bounds(spec: cat.MetricSpec, ctx: MetricContext) -> tuple[str, ...]:
+    """The `le` values of a histogram, `+Inf` last."""
+    bounds = ctx.ticket_size_buckets if spec is cat.TICKET_SIZE else cat.DURATION_BUCKETS_SECONDS
+    return (*(cat.le_label(bound) for bound in bounds), cat.INF)
+
+
+def _without_le(labels: Labels) -> tuple[Labels, str]:
+    """A bucket's labels without `le`, and its `le`."""
+    for index, (name, value) in enumerate(labels):
+        if name == "le":
+            return labels[:index] + labels[index + 1 :], value
+    raise ValueError(f"a histogram bucket without an le label: {labels}")
 
 
 def _cumulate(
@@ -86,7 +103,10 @@ def _cumulate(
     before, after = base[:at], base[at:]
     for le in les:
         running = EXACT.add(running, counts.get(le, ZERO))
-        cumulated[ContributionKey(spec.bucket, (*before, ("le", le), *after), window)] = running
+        key: ContributionKey = new_key(
+            ContributionKey, (spec.bucket, (*before, ("le", le), *after), window)
+        )
+        cumulated[key] = running
     return cumulated
 
 

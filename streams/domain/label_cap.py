@@ -168,4 +168,6 @@ def _relabel(
 
 def as_other(labels: Labels) -> Labels:
     """`labels` with the seller replaced by `__other__`."""
-    return tuple((name, OTHER_SELLER if name == SELLER_LABEL else value) for name, value in labels)
+    return tuple(
+        [(name, OTHER_SELLER) if name == SELLER_LABEL else (name, value) for name, value in labels]
+    )

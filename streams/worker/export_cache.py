@@ -27,10 +27,11 @@ from typing import NamedTuple
 
 from streams.domain.catalogue import ALL_METRICS, INF, WINDOW_LABELS, MetricSpec
 from streams.domain.context import MetricContext
-from streams.domain.contributions import ZERO, ContributionKey, Labels
+from streams.domain.contributions import ZERO, ContributionKey, Labels, new_key
 from streams.domain.label_cap import (
     DEFAULT_MAX_SELLERS_PER_TENANT,
     OTHER_SELLER,
+    SELLER_LABEL,
     TENANT_LABEL,
     RankKey,
     as_other,
@@ -53,7 +54,6 @@ from streams.worker.deal_fold import DealFold
 from streams.worker.text_exposition import (
     escape_label_value,
     go_float,
-    label_text,
     render,
     render_header,
 )
@@ -125,11 +125,11 @@ class ExportCache:
         self._groups: dict[GroupKey, _Group] = {}
         self._others: dict[str, _Other] = {}
         self._located: dict[Labels, GroupKey] = {}
-        self._relabelled: dict[ContributionKey, ContributionKey] = {}
         self._other_labels: dict[Labels, Labels] = {}
-        self._places: dict[ContributionKey, tuple[ContributionKey, float]] = {}  # see `_place`
-        self._starts: dict[tuple[str, ContributionKey], str] = {}  # see `_start`
-        self._templates: dict[tuple[str, Labels], tuple[tuple[str, ...], list[int]]] = {}
+        self._places: dict[Labels, tuple[Labels, float]] = {}  # see `_place`
+        self._shapes: dict[Labels, tuple[Labels, str]] = {}  # see `_shape`
+        self._window_values: dict[Window, tuple[str, str, str]] = {}
+        self._templates: dict[tuple[str, Labels], str] = {}
 
     def take(self) -> Changes:
         ctx = self._contexts.current()
@@ -164,10 +164,10 @@ class ExportCache:
         if whole is not None:
             self._groups = {}
             self._others = {}
-            self._relabelled = {}
             self._other_labels = {}
             self._places = {}
-            self._starts = {}  # the `window` label of a window may have moved
+            self._shapes = {}
+            self._window_values = {}  # the `window` label of a window may have moved
             self._templates = {}
             self._located = {}
             for key, value in whole.items():
@@ -307,31 +307,38 @@ class ExportCache:
         now: dict[ContributionKey, Decimal],
     ) -> None:
         """Replace a seller's samples `was` by `now` in `__other__` (either may be empty)."""
+        if not was:  # a seller folded away: some 170 samples at once
+            self._add_to_other(other, [(key, value, 1) for key, value in now.items()])
+            return
+        if not now:  # a seller kept again
+            self._add_to_other(other, [(key, EXACT.minus(was[key]), -1) for key in was])
+            return
+        changes: list[tuple[ContributionKey, Decimal, int]] = []
         for key, value in now.items():
             before = was.get(key)
             if before is None:
-                self._add_to_other(other, key, value, 1)
+                changes.append((key, value, 1))
             elif before != value:  # most of a seller's samples do not change between scrapes
-                self._add_to_other(other, key, EXACT.subtract(value, before), 0)
-        for key, before in was.items():
-            if key not in now:
-                self._add_to_other(other, key, EXACT.minus(before), -1)
+                changes.append((key, EXACT.subtract(value, before), 0))
+        changes.extend((key, EXACT.minus(was[key]), -1) for key in was.keys() - now.keys())
+        self._add_to_other(other, changes)
 
     def _add_to_other(
-        self, other: _Other, key: ContributionKey, delta: Decimal, samples: int
+        self, other: _Other, changes: list[tuple[ContributionKey, Decimal, int]]
     ) -> None:
-        target = self._relabelled.get(key)
-        if target is None:
-            labels = self._other_labels.get(key.labels)
-            if labels is None:
-                labels = self._other_labels[key.labels] = as_other(key.labels)
-            target = self._relabelled[key] = ContributionKey(key.metric, labels, key.window)
-        count = other.counts.get(target, 0) + samples
-        if count == 0:
-            del other.sums[target], other.counts[target]
-            return
-        other.sums[target] = EXACT.add(other.sums.get(target, ZERO), delta)
-        other.counts[target] = count
+        """Add each (key, delta, samples added) to the sums of `__other__`, one loop."""
+        sums, counts, relabelled = other.sums, other.counts, self._other_labels
+        for key, delta, samples in changes:
+            labels = relabelled.get(key.labels)
+            if labels is None:  # shared by the key's windows and metrics
+                labels = relabelled[key.labels] = as_other(key.labels)
+            target: ContributionKey = new_key(ContributionKey, (key.metric, labels, key.window))
+            count = counts.get(target, 0) + samples
+            if count == 0:
+                del sums[target], counts[target]
+            else:
+                sums[target] = EXACT.add(sums.get(target, ZERO), delta)
+                counts[target] = count
 
     def _body(self, exported: dict[Window, str], folded: dict[str, int]) -> bytes:
         texts: list[Text] = []
@@ -368,10 +375,11 @@ class ExportCache:
                     f"{self._start(spec.name, key, spec, exported)}{_go(value)}"
                 )
                 continue
-            place = self._places.get(key)
-            if place is None:
-                place = self._places[key] = _place(spec, key)
-            base, bound = place
+            place = self._places.get(key.labels)
+            if place is None:  # shared by the key's windows
+                place = self._places[key.labels] = _place(key.labels)
+            base_labels, bound = place
+            base: ContributionKey = new_key(ContributionKey, (spec.name, base_labels, key.window))
             histogram = series.get(base)
             if histogram is None:
                 histogram = series[base] = _Series(spec)
@@ -397,55 +405,78 @@ class ExportCache:
         self, name: str, key: ContributionKey, spec: MetricSpec, exported: dict[Window, str]
     ) -> str:
         """`name{labels} ` of a sample, with the labels `business_families` gives it."""
-        memo = (name, key)
-        start = self._starts.get(memo)
-        if start is None:
-            template = self._templates.get((name, key.labels))
-            if template is None:
-                template = self._templates[(name, key.labels)] = _template(name, key.labels, spec)
-            parts, order = template
-            window = key.window
-            if window is None:
-                start = parts[0]
-            else:
-                values = (window.granularity.value, window.start.isoformat(), exported[window])
-                pieces = [parts[0]]
-                for index, part in zip(order, parts[1:], strict=True):
-                    pieces += (escape_label_value(values[index]), part)
-                start = "".join(pieces)
-            self._starts[memo] = start
-        return start
+        shape = self._shapes.get(key.labels)
+        if shape is None:
+            shape = self._shapes[key.labels] = _shape(key.labels)
+        labels, seller = shape
+        template = self._templates.get((name, labels))
+        if template is None:  # shared by every seller and window of the label set
+            template = self._templates[(name, labels)] = _template(name, labels, spec)
+        return template.format(*self._window_text(key.window, exported), seller)
+
+    def _window_text(self, window: Window | None, exported: dict[Window, str]) -> tuple[str, ...]:
+        """The escaped values of a window's labels, in `_template`'s slot order."""
+        if window is None:
+            return ("", "", "")
+        found = self._window_values.get(window)
+        if found is None:
+            values = (window.granularity.value, window.start.isoformat(), exported[window])
+            found = self._window_values[window] = (
+                escape_label_value(values[0]),
+                escape_label_value(values[1]),
+                escape_label_value(values[2]),
+            )
+        return found
 
 
-def _template(name: str, labels: Labels, spec: MetricSpec) -> tuple[tuple[str, ...], list[int]]:
-    """`name{labels} ` as `label_text` writes it, cut where the window's label values go.
+_SELLER_SLOT = 3
+"""The seller's slot in a template: after the window's granularity, start and name."""
 
-    A scrape that adds series (a seller's first win of the day adds dozens) then
-    joins strings instead of sorting and escaping every label again: the label
-    set of a series is shared by its windows. Returns the text around the
-    slots, and which window value (`_start`'s order) goes in each slot.
+
+def _shape(labels: Labels) -> tuple[Labels, str]:
+    """`labels` with the seller's value left out, and that value escaped ("" if none)."""
+    seller = ""
+    shape: list[tuple[str, str]] = []
+    for name, value in labels:
+        if name == SELLER_LABEL:
+            seller = escape_label_value(value)
+            value = ""
+        shape.append((name, value))
+    return tuple(shape), seller
+
+
+def _template(name: str, labels: Labels, spec: MetricSpec) -> str:
+    """`name{labels} ` as `label_text` writes it, as a format string of the slot values.
+
+    A scrape that adds series (a seller's first win of the day adds dozens, a
+    seller who enters the cap's kept sellers some 170) then fills a template
+    instead of sorting and escaping every label again: a label set without its
+    seller is shared by every seller and window. `labels` is a `_shape`. The
+    fields are `_start`'s values: {0} granularity, {1} window start, {2} window
+    name, {3} seller.
     """
     values: dict[str, str | int] = dict(labels)
+    if SELLER_LABEL in values:
+        values[SELLER_LABEL] = _SELLER_SLOT
     window_names = (*WINDOW_LABELS, WINDOW_LABEL) if spec.windowed else ()
     values.update((label, index) for index, label in enumerate(window_names))
     items = [(label, values.get(label, "")) for label in (*spec.labels, *window_names)]
     if "le" in values and name == spec.bucket:
         items.append(("le", values["le"]))
-    if not window_names:
-        return (f"{name}{label_text(tuple((label, str(v)) for label, v in items))} ",), []
-    parts: list[str] = []
-    order: list[int] = []
-    current = f"{name}{{"
-    for position, (label, value) in enumerate(sorted(items, key=lambda item: item[0])):
-        current += f'{"," if position else ""}{label}="'
-        if isinstance(value, int):
-            parts.append(current)
-            order.append(value)
-            current = '"'
-        else:
-            current += f'{escape_label_value(value)}"'
-    parts.append(current + "} ")
-    return tuple(parts), order
+    if not items:
+        return _literal(f"{name} ")
+    pairs = [
+        f'{label}="{{{value}}}"'
+        if isinstance(value, int)
+        else _literal(f'{label}="{escape_label_value(value)}"')
+        for label, value in sorted(items, key=lambda item: item[0])
+    ]
+    return _literal(f"{name}{{") + ",".join(pairs) + _literal("} ")
+
+
+def _literal(text: str) -> str:
+    """`text` inside a format string."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 @dataclass(slots=True)
@@ -469,8 +500,8 @@ def _go(value: Decimal) -> str:
     return f"{go_float(float(value))}\n"
 
 
-def _place(spec: MetricSpec, key: ContributionKey) -> tuple[ContributionKey, float]:
-    """The histogram series a bucket or sum sample belongs to, and a bucket's bound."""
-    le = dict(key.labels).get("le", INF)
-    labels = tuple(pair for pair in key.labels if pair[0] != "le")
-    return ContributionKey(spec.name, labels, key.window), float("inf") if le == INF else float(le)
+def _place(labels: Labels) -> tuple[Labels, float]:
+    """The labels of the histogram series a bucket or sum belongs to, and a bucket's bound."""
+    le = dict(labels).get("le", INF)
+    base = tuple(pair for pair in labels if pair[0] != "le")
+    return base, float("inf") if le == INF else float(le)
