@@ -16,6 +16,9 @@ worker's `/metrics` is timed as the worker builds it (`ExportCache.take`, then
 - `rebuilt_ms`, the same body derived from all the aggregates at every scrape
   (`BusinessCollector`, what the worker did before the cache).
 
+Python's garbage collector is tuned as the worker tunes it
+(`DEALPULSE_GC_YOUNG_OBJECTS`): the scrape runs in the worker's process.
+
 The body's bytes, series (sample lines) and distinct `seller` values are counted,
 once with the cap at `DEALPULSE_MAX_SELLERS_PER_TENANT`'s default and once with
 it at the seller count (effectively off). `measure(sellers)` is the same for
@@ -34,7 +37,8 @@ import re
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -47,6 +51,7 @@ from streams.domain.events import DealEvent, EventType
 from streams.domain.history import DealHistory
 from streams.domain.label_cap import DEFAULT_MAX_SELLERS_PER_TENANT, SELLER_LABELS_FOLDED
 from streams.domain.money import Money
+from streams.gc_threshold import tune_collector
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage
 from streams.ingest.rejection import Rejection
@@ -222,17 +227,29 @@ def measure(
     changed_deals: int = DEFAULT_CHANGED_DEALS,
 ) -> Measurement:
     """Scrape cost at `sellers` sellers, with the cap at `cap` and with it off."""
-    started = time.perf_counter()
-    workload = build_workload(sellers, deals_per_seller, seed)
-    build_s = round(time.perf_counter() - started, 1)
-    return Measurement(
-        sellers=sellers,
-        deals=workload.deals,
-        events=workload.events,
-        build_s=build_s,
-        capped=scrape_cost(workload, cap, runs, changed_deals),
-        uncapped=scrape_cost(workload, max(sellers, cap), runs, changed_deals),
-    )
+    with _workers_collector():
+        started = time.perf_counter()
+        workload = build_workload(sellers, deals_per_seller, seed)
+        build_s = round(time.perf_counter() - started, 1)
+        return Measurement(
+            sellers=sellers,
+            deals=workload.deals,
+            events=workload.events,
+            build_s=build_s,
+            capped=scrape_cost(workload, cap, runs, changed_deals),
+            uncapped=scrape_cost(workload, max(sellers, cap), runs, changed_deals),
+        )
+
+
+@contextmanager
+def _workers_collector() -> Iterator[None]:
+    """Python's garbage collector tuned as the worker tunes it, then as it was."""
+    thresholds = gc.get_threshold()
+    tune_collector(Settings())
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def table(measurements: Sequence[Measurement]) -> str:

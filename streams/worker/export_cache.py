@@ -123,6 +123,8 @@ class ExportCache:
         self._taken: Hashable | None = None  # what the groups were last built for
         self._intact = True  # False when a render failed half-way: rebuild
         self._groups: dict[GroupKey, _Group] = {}
+        self._sellers: dict[str, set[str]] = {}  # per tenant, the sellers with samples
+        self._unsold: dict[GroupKey, None] = {}  # the groups without a seller, with samples
         self._others: dict[str, _Other] = {}
         self._located: dict[Labels, GroupKey] = {}
         self._other_labels: dict[Labels, Labels] = {}
@@ -163,6 +165,8 @@ class ExportCache:
         before: dict[GroupKey, dict[ContributionKey, Decimal]] = {}
         if whole is not None:
             self._groups = {}
+            self._sellers = {}
+            self._unsold = {}
             self._others = {}
             self._other_labels = {}
             self._places = {}
@@ -188,12 +192,10 @@ class ExportCache:
             group.samples = exported_samples(group.aggregated, ctx, exported)
             group.revenue = ranking_revenue(group.samples)
             group.text = None
+            self._note_shown(where, bool(group.samples))
             if not group.aggregated:
                 del self._groups[where]
-        sellers: defaultdict[str, set[str]] = defaultdict(set)
-        for (tenant, seller, _), group in self._groups.items():
-            if seller is not None and group.samples:
-                sellers[tenant].add(seller)
+        sellers = self._sellers
         changed_tenants = {tenant for tenant, seller, _ in dirty if seller is not None}
         folded: dict[str, int] = {}
         for tenant, names in sellers.items():
@@ -203,6 +205,25 @@ class ExportCache:
         for tenant in set(self._others) - set(sellers):
             del self._others[tenant]
         return self._body(exported, folded)
+
+    def _note_shown(self, where: GroupKey, shown: bool) -> None:
+        """Keep `_sellers` and `_unsold` up to date: a scrape does not scan every group."""
+        tenant, seller, _ = where
+        if seller is None:
+            if shown:
+                self._unsold[where] = None
+            else:
+                self._unsold.pop(where, None)
+            return
+        names = self._sellers.get(tenant)
+        if shown:
+            if names is None:
+                names = self._sellers[tenant] = set()
+            names.add(seller)
+        elif names is not None:
+            names.discard(seller)
+            if not names:
+                del self._sellers[tenant]
 
     def _group(self, key: ContributionKey) -> _Group:
         where = self._located.get(key.labels)
@@ -342,10 +363,13 @@ class ExportCache:
 
     def _body(self, exported: dict[Window, str], folded: dict[str, int]) -> bytes:
         texts: list[Text] = []
-        for (tenant, seller, _), group in self._groups.items():  # in order of appearance
-            other = self._others.get(tenant)
-            if not group.samples or (other is not None and seller in other.members):
-                continue
+        shown = [
+            (tenant, seller, ())
+            for tenant, names in sorted(self._sellers.items())
+            for seller in sorted(names - self._others[tenant].members)
+        ]
+        for where in (*shown, *self._unsold):
+            group = self._groups[where]
             if group.text is None:
                 group.text = self._text(group.samples, exported)
             texts.append(group.text)
