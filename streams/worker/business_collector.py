@@ -27,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 
 from streams.domain import catalogue as cat
+from streams.domain.aggregates import Aggregates
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
 from streams.domain.exposition import exposition_samples
@@ -80,12 +81,7 @@ class BusinessCollector(Collector):
         """
         ctx = self._contexts.current()
         exported = exported_windows(ctx, self._export_windows)
-        snapshot = {
-            key: value
-            for key, value in self._fold.aggregates(ctx).items()
-            if is_exported(key, exported)
-        }
-        return Captured(ctx, exported, snapshot)
+        return Captured(ctx, exported, exported_aggregates(self._fold.aggregates(ctx), exported))
 
     def families(self, captured: Captured) -> Iterator[Metric]:
         """The metric families of a capture: pure work on copies, safe off the event loop."""
@@ -118,6 +114,13 @@ def is_exported(key: ContributionKey, exported: Mapping[Window, str]) -> bool:
     """
     window = key.window
     return window is None or window in exported or key.metric in cat.CARRIED_METRICS
+
+
+def exported_aggregates(
+    aggregates: Aggregates, exported: Mapping[Window, str]
+) -> dict[ContributionKey, Decimal]:
+    """A copy of the aggregates /metrics needs (see `is_exported`)."""
+    return {key: value for key, value in aggregates.items() if is_exported(key, exported)}
 
 
 def exported_samples(

@@ -45,6 +45,7 @@ from streams.metric_context import ContextSource
 from streams.worker.business_collector import (
     WINDOW_LABEL,
     business_families,
+    exported_aggregates,
     exported_samples,
     exported_windows,
     folded_family,
@@ -148,8 +149,7 @@ class ExportCache:
         if built_for != self._taken or not self._intact:
             self._taken = built_for
             self._intact = True
-            whole = {key: value for key, value in aggregates.items() if is_exported(key, exported)}
-            return Changes(ctx, exported, whole, {})
+            return Changes(ctx, exported, exported_aggregates(aggregates, exported), {})
         values = {key: self._fold.value(key) for key in changed if is_exported(key, exported)}
         return Changes(ctx, exported, None, values)
 
