@@ -7,10 +7,11 @@ series (one seller of a tenant, or a tenant's series without a seller), the
 exported aggregates, their samples and their text, and derives again only the
 groups whose aggregates the fold changed since the last scrape
 (`DealFold.take_changes`). `seller="__other__"` of the seller cap is a running
-sum of the folded sellers' samples, corrected for those that changed or moved
-in or out of the fold. What changes every group (a new day, week or month moves
-the exported windows; a rebalance rebuilds or drops aggregates) rebuilds it
-all, as every scrape did before.
+sum of the folded sellers' aggregates, corrected for those that changed or
+moved in or out of the fold, whose samples are derived like a seller's. What
+changes every group (a new day, week or month moves the exported windows; a
+rebalance rebuilds or drops aggregates) rebuilds it all, as every scrape did
+before.
 
 The samples are those of `BusinessCollector` (a property test folds random
 events and compares the two after each step); only the order of the series
@@ -87,16 +88,24 @@ class _Group:
 
 @dataclass(slots=True)
 class _Other:
-    """A tenant's `seller="__other__"`: the sum of its folded sellers' samples."""
+    """A tenant's `seller="__other__"`: the sum of its folded sellers' samples.
+
+    Kept as the sum of their *aggregates*, whose samples are then derived like
+    a seller's: deriving samples is linear (`streams.domain.exposition`), a
+    seller has about a quarter as many aggregates as samples, and a sample is
+    present when a folded seller has it either way — `counts` keeps a key
+    whose sum is zero, and the running totals of active deals, which leave out
+    zeros, are counts of deals, never below zero, so they cannot cancel out.
+    """
 
     members: frozenset[str] = frozenset()
     kept: frozenset[str] = frozenset()
     """The sellers kept as themselves at the last ranking."""
     bounds: tuple[RankKey, RankKey] | None = None
     """At least the last kept seller's rank key, at most the first member's (see `_rank`)."""
-    sums: dict[ContributionKey, Decimal] = field(default_factory=dict)
+    aggregated: dict[ContributionKey, Decimal] = field(default_factory=dict)
     counts: dict[ContributionKey, int] = field(default_factory=dict)
-    """How many members' samples each sum holds: a sum of zeros is still a sample."""
+    """How many members hold each aggregate: a sum of zeros is still there."""
     text: Text | None = None
 
 
@@ -162,7 +171,7 @@ class ExportCache:
 
     def _render(self, changes: Changes) -> bytes:
         ctx, exported, whole, changed = changes
-        before: dict[GroupKey, dict[ContributionKey, Decimal]] = {}
+        before: dict[GroupKey, dict[ContributionKey, Decimal]] = {}  # aggregates, if changed
         if whole is not None:
             self._groups = {}
             self._sellers = {}
@@ -178,17 +187,18 @@ class ExportCache:
                 self._group(key).aggregated[key] = value
             dirty = set(self._groups)
         else:
-            dirty = set()
             for key, now in changed.items():
                 group = self._group(key)
+                where = self._located[key.labels]
+                if where not in before:
+                    before[where] = dict(group.aggregated)
                 if now is None:
                     group.aggregated.pop(key, None)
                 else:
                     group.aggregated[key] = now
-                dirty.add(self._located[key.labels])
+            dirty = set(before)
         for where in dirty:
             group = self._groups[where]
-            before[where] = group.samples
             group.samples = exported_samples(group.aggregated, ctx, exported)
             group.revenue = ranking_revenue(group.samples)
             group.text = None
@@ -204,7 +214,7 @@ class ExportCache:
                 self._update_other(tenant, names, dirty, before)
         for tenant in set(self._others) - set(sellers):
             del self._others[tenant]
-        return self._body(exported, folded)
+        return self._body(ctx, exported, folded)
 
     def _note_shown(self, where: GroupKey, shown: bool) -> None:
         """Keep `_sellers` and `_unsold` up to date: a scrape does not scan every group."""
@@ -259,7 +269,7 @@ class ExportCache:
         )
         for seller in touched:
             where = (tenant, seller, ())
-            now = self._samples(where)
+            now = self._aggregated(where)
             was = before.get(where, now) if seller in other.members else {}
             self._move_into_other(other, was, now if seller in members else {})
         if touched:
@@ -317,9 +327,9 @@ class ExportCache:
     def _rank(self, tenant: str, seller: str) -> RankKey:
         return rank_key(self._groups[(tenant, seller, ())].revenue, seller)
 
-    def _samples(self, where: GroupKey) -> dict[ContributionKey, Decimal]:
+    def _aggregated(self, where: GroupKey) -> dict[ContributionKey, Decimal]:
         group = self._groups.get(where)
-        return group.samples if group is not None else {}
+        return group.aggregated if group is not None else {}
 
     def _move_into_other(
         self,
@@ -327,8 +337,8 @@ class ExportCache:
         was: dict[ContributionKey, Decimal],
         now: dict[ContributionKey, Decimal],
     ) -> None:
-        """Replace a seller's samples `was` by `now` in `__other__` (either may be empty)."""
-        if not was:  # a seller folded away: some 170 samples at once
+        """Replace a seller's aggregates `was` by `now` in `__other__` (either may be empty)."""
+        if not was:  # a seller folded away: some 40 aggregates at once
             self._add_to_other(other, [(key, value, 1) for key, value in now.items()])
             return
         if not now:  # a seller kept again
@@ -339,7 +349,7 @@ class ExportCache:
             before = was.get(key)
             if before is None:
                 changes.append((key, value, 1))
-            elif before != value:  # most of a seller's samples do not change between scrapes
+            elif before != value:  # most of a seller's aggregates do not change between scrapes
                 changes.append((key, EXACT.subtract(value, before), 0))
         changes.extend((key, EXACT.minus(was[key]), -1) for key in was.keys() - now.keys())
         self._add_to_other(other, changes)
@@ -347,8 +357,8 @@ class ExportCache:
     def _add_to_other(
         self, other: _Other, changes: list[tuple[ContributionKey, Decimal, int]]
     ) -> None:
-        """Add each (key, delta, samples added) to the sums of `__other__`, one loop."""
-        sums, counts, relabelled = other.sums, other.counts, self._other_labels
+        """Add each (key, delta, holders added) to the sums of `__other__`, one loop."""
+        sums, counts, relabelled = other.aggregated, other.counts, self._other_labels
         for key, delta, samples in changes:
             labels = relabelled.get(key.labels)
             if labels is None:  # shared by the key's windows and metrics
@@ -361,7 +371,9 @@ class ExportCache:
                 sums[target] = EXACT.add(sums.get(target, ZERO), delta)
                 counts[target] = count
 
-    def _body(self, exported: dict[Window, str], folded: dict[str, int]) -> bytes:
+    def _body(
+        self, ctx: MetricContext, exported: dict[Window, str], folded: dict[str, int]
+    ) -> bytes:
         texts: list[Text] = []
         shown = [
             (tenant, seller, ())
@@ -376,7 +388,8 @@ class ExportCache:
         for _, other in sorted(self._others.items()):
             if other.members:
                 if other.text is None:
-                    other.text = self._text(other.sums, exported)
+                    samples = exported_samples(other.aggregated, ctx, exported)
+                    other.text = self._text(samples, exported)
                 texts.append(other.text)
         out: list[bytes] = []
         for family in business_families({}, exported):

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.events import DealEvent, EventType
+from streams.domain.label_cap import OTHER_SELLER
 from streams.metric_context import ContextSource
 from streams.settings import Settings
 from streams.worker import business_collector, export_cache
@@ -141,8 +142,10 @@ def test_a_scrape_derives_only_the_sellers_that_changed(monkeypatch: Any) -> Non
         fold.accept(event, partition=0)
     body = cached_body(cache)
 
-    assert set(derived) == {"seller-3", None}  # and a few series without a seller
+    # and a few series without a seller, and `__other__` (from its sellers' summed aggregates)
+    assert set(derived) == {"seller-3", OTHER_SELLER, None}
     assert derived.count("seller-3") == 1
+    assert derived.count(OTHER_SELLER) == 1
     assert_same_export(body, full_body(fold, contexts, 5))
 
 
