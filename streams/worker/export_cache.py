@@ -140,7 +140,7 @@ class ExportCache:
         self._other_labels: dict[Labels, Labels] = {}
         self._places: dict[Labels, tuple[Labels, float]] = {}  # see `_place`
         self._shapes: dict[Labels, tuple[Labels, str]] = {}  # see `_shape`
-        self._window_values: dict[Window, tuple[str, str, str]] = {}
+        self._window_values: dict[Window, tuple[str, ...]] = {}
         self._templates: dict[tuple[str, Labels], str] = {}
 
     def take(self) -> Changes:
@@ -359,12 +359,12 @@ class ExportCache:
     ) -> None:
         """Add each (key, delta, holders added) to the sums of `__other__`, one loop."""
         sums, counts, relabelled = other.aggregated, other.counts, self._other_labels
-        for key, delta, samples in changes:
+        for key, delta, holders in changes:
             labels = relabelled.get(key.labels)
             if labels is None:  # shared by the key's windows and metrics
                 labels = relabelled[key.labels] = as_other(key.labels)
             target: ContributionKey = new_key(ContributionKey, (key.metric, labels, key.window))
-            count = counts.get(target, 0) + samples
+            count = counts.get(target, 0) + holders
             if count == 0:
                 del sums[target], counts[target]
             else:
@@ -452,22 +452,18 @@ class ExportCache:
         return template.format(*self._window_text(key.window, exported), seller)
 
     def _window_text(self, window: Window | None, exported: dict[Window, str]) -> tuple[str, ...]:
-        """The escaped values of a window's labels, in `_template`'s slot order."""
+        """The escaped values of a window's labels, in `_template`'s field order."""
         if window is None:
             return ("", "", "")
         found = self._window_values.get(window)
         if found is None:
             values = (window.granularity.value, window.start.isoformat(), exported[window])
-            found = self._window_values[window] = (
-                escape_label_value(values[0]),
-                escape_label_value(values[1]),
-                escape_label_value(values[2]),
-            )
+            found = self._window_values[window] = tuple(map(escape_label_value, values))
         return found
 
 
 _SELLER_SLOT = 3
-"""The seller's slot in a template: after the window's granularity, start and name."""
+"""The seller's field in a template: after the window's granularity, start and name."""
 
 
 def _shape(labels: Labels) -> tuple[Labels, str]:
@@ -483,7 +479,7 @@ def _shape(labels: Labels) -> tuple[Labels, str]:
 
 
 def _template(name: str, labels: Labels, spec: MetricSpec) -> str:
-    """`name{labels} ` as `label_text` writes it, as a format string of the slot values.
+    """`name{labels} ` as `label_text` writes it, as a format string of the label values.
 
     A scrape that adds series (a seller's first win of the day adds dozens, a
     seller who enters the cap's kept sellers some 170) then fills a template
