@@ -38,16 +38,28 @@ class DemoCounts:
     produced: int = 0
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _stop_by_exception() -> None:
+    """Ctrl-C and SIGTERM raise `KeyboardInterrupt` outside the simulator's event loop.
+
+    A shell without job control starts background commands with SIGINT ignored, and
+    Python then never raises KeyboardInterrupt: the handlers are installed explicitly,
+    and SIGTERM (a service manager, `kill`) is treated as Ctrl-C too. Called again
+    after the event loop closes, which resets the handlers it replaced to the defaults
+    (SIGTERM's would end the demo and leave its worker and broker running).
+    """
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop_on_signal)
+
+
 def run_demo(settings: Settings, request: SimulateRequest, console: Console) -> None:
-    # A shell without job control starts background commands with SIGINT ignored, and
-    # Python then never raises KeyboardInterrupt: install the handlers explicitly, and
-    # treat SIGTERM (a service manager, `kill`) as Ctrl-C too.
-    signal.signal(signal.SIGINT, _stop_on_signal)
-    signal.signal(signal.SIGTERM, _stop_on_signal)
+    _stop_by_exception()
     broker = LocalBroker(settings) if settings.uses_local_broker else None
     started_broker = False
     if broker is not None:
@@ -61,7 +73,10 @@ def run_demo(settings: Settings, request: SimulateRequest, console: Console) -> 
         metrics_url = f"http://{settings.web_host}:{settings.web_port}/metrics"
         console.print(f"[bold]worker pid {worker.pid}; metrics at {metrics_url}[/bold]")
         console.print("simulated CRM events are flowing; Ctrl-C stops everything")
-        asyncio.run(_simulate_and_report(settings, request, metrics_url, worker, console))
+        try:
+            asyncio.run(_simulate_and_report(settings, request, metrics_url, worker, console))
+        finally:
+            _stop_by_exception()
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:
@@ -99,6 +114,16 @@ async def _simulate_and_report(
     worker: subprocess.Popen[bytes],
     console: Console,
 ) -> None:
+    """Produce and print status lines until Ctrl-C (or SIGTERM) or the worker exits.
+
+    Inside the event loop a stop signal only sets an event: raised as an exception it
+    would land in whatever aiokafka task runs at that moment, and the producer could
+    not be closed (a traceback and "Task was destroyed but it is pending!" at exit).
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
     counts = DemoCounts()
 
     def on_sent(count: int) -> None:
@@ -116,7 +141,11 @@ async def _simulate_and_report(
     )
     try:
         while worker.poll() is None:
-            await asyncio.sleep(STATUS_INTERVAL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STATUS_INTERVAL_SECONDS)
+            if stop.is_set():
+                console.print("stopping…")
+                return
             console.print(_status_line(counts, metrics_url, producing.done()))
         console.print(f"[red]the worker exited with code {worker.returncode}[/red]")
     finally:
