@@ -61,10 +61,16 @@ class CappedSamples:
     """Per tenant with a seller-labelled sample: how many sellers went into `__other__`."""
 
 
+def checked_cap(max_sellers: int) -> int:
+    """`max_sellers` if it is a cap at all (at least one seller kept), else ValueError."""
+    if max_sellers < 1:
+        raise ValueError(f"max_sellers_per_tenant must be >= 1, got {max_sellers}")
+    return max_sellers
+
+
 def cap_sellers(samples: Samples, max_sellers: int) -> CappedSamples:
     """`samples` with at most `max_sellers` sellers per tenant, plus `__other__`."""
-    if max_sellers < 1:
-        raise ValueError(f"max_sellers must be >= 1, got {max_sellers}")
+    checked_cap(max_sellers)
     # Many samples share their labels (windows, metrics): look each label set up once.
     located = {labels: tenant_seller(labels) for labels in {key.labels for key in samples}}
     sellers: defaultdict[str, set[str]] = defaultdict(set)

@@ -35,6 +35,7 @@ from streams.domain.label_cap import (
     DEFAULT_MAX_SELLERS_PER_TENANT,
     SELLER_LABELS_FOLDED,
     cap_sellers,
+    checked_cap,
 )
 from streams.domain.windows import Window, shift_window, window_start
 from streams.metric_context import ContextSource
@@ -61,12 +62,10 @@ class BusinessCollector(Collector):
         *,
         max_sellers_per_tenant: int = DEFAULT_MAX_SELLERS_PER_TENANT,
     ) -> None:
-        if max_sellers_per_tenant < 1:
-            raise ValueError(f"max_sellers_per_tenant must be >= 1, got {max_sellers_per_tenant}")
         self._fold = fold
         self._contexts = contexts
         self._export_windows = export_windows
-        self._max_sellers_per_tenant = max_sellers_per_tenant
+        self._max_sellers_per_tenant = checked_cap(max_sellers_per_tenant)
 
     def collect(self) -> Iterator[Metric]:
         return self.families(self.capture())

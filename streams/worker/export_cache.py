@@ -36,6 +36,7 @@ from streams.domain.label_cap import (
     TENANT_LABEL,
     RankKey,
     as_other,
+    checked_cap,
     rank_key,
     ranking_revenue,
     tenant_seller,
@@ -124,12 +125,10 @@ class ExportCache:
         *,
         max_sellers_per_tenant: int = DEFAULT_MAX_SELLERS_PER_TENANT,
     ) -> None:
-        if max_sellers_per_tenant < 1:
-            raise ValueError(f"max_sellers_per_tenant must be >= 1, got {max_sellers_per_tenant}")
         self._fold = fold
         self._contexts = contexts
         self._export_windows = export_windows
-        self._max_sellers = max_sellers_per_tenant
+        self._max_sellers = checked_cap(max_sellers_per_tenant)
         self._taken: Hashable | None = None  # what the groups were last built for
         self._intact = True  # False when a render failed half-way: rebuild
         self._groups: dict[GroupKey, _Group] = {}

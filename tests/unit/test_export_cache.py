@@ -225,3 +225,10 @@ def test_label_values_are_escaped_as_the_full_build_escapes_them() -> None:
 
     assert b'seller="ann \\"the best\\" \\\\ co"' in body
     assert_same_export(body, full_body(fold, contexts, 1000))
+
+
+@pytest.mark.parametrize("exporter", [BusinessCollector, ExportCache])
+def test_both_exporters_refuse_a_cap_of_no_seller(exporter: type) -> None:
+    fold, contexts = fold_of(won_deal("d1", NOW - timedelta(hours=2), "100", "ann"))
+    with pytest.raises(ValueError, match="max_sellers_per_tenant must be >= 1, got 0"):
+        exporter(fold, contexts, 2, max_sellers_per_tenant=0)
