@@ -62,6 +62,18 @@ def _sorted_labels(pairs: tuple[tuple[str, str | None], ...]) -> Labels:
 
 
 @lru_cache(maxsize=65_536)
+def _seller_labels(tenant: str, pipeline: str | None, seller: str | None) -> Labels:
+    """`labels(tenant=, pipeline=, seller=)`, positional and cached: about 0.1 µs instead of 0.5."""
+    return labels(tenant=tenant, pipeline=pipeline, seller=seller)
+
+
+@lru_cache(maxsize=65_536)
+def _stage_labels(tenant: str, pipeline: str | None, stage: str | None) -> Labels:
+    """`labels(tenant=, pipeline=, stage=)`, positional and cached: the fold's commonest."""
+    return labels(tenant=tenant, pipeline=pipeline, stage=stage)
+
+
+@lru_cache(maxsize=65_536)
 def _with_le(label_pairs: Labels, le: str) -> Labels:
     return tuple(sorted((*label_pairs, ("le", le))))
 
@@ -154,8 +166,11 @@ class _Sink:
         self.values[key] = value if known is None else EXACT.add(known, value)
 
     def add_windowed(self, metric: str, label_pairs: Labels, at: datetime, value: Decimal) -> None:
+        values = self.values  # `add` inlined: most of a deal's keys come through here
         for window in self.windows(at):
-            self.add(metric, label_pairs, window, value)
+            key: ContributionKey = new_key(ContributionKey, (metric, label_pairs, window))
+            known = values.get(key)
+            values[key] = value if known is None else EXACT.add(known, value)
 
     def observe(
         self,
@@ -186,7 +201,7 @@ def _sales(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
     win = view.win
     if win is None:
         return
-    seller = labels(tenant=view.tenant, pipeline=win.pipeline, seller=win.seller)
+    seller = _seller_labels(view.tenant, win.pipeline, win.seller)
     revenue = _reporting(win.amount, ctx)
     sink.add_windowed(cat.WON_REVENUE.name, seller, win.won_at, revenue)
     sink.add_windowed(cat.DEALS_WON.name, seller, win.won_at, ONE)
@@ -201,7 +216,7 @@ def _losses(view: DealView, sink: _Sink) -> None:
     loss = view.loss
     if loss is None:
         return
-    seller = labels(tenant=view.tenant, pipeline=loss.pipeline, seller=loss.seller)
+    seller = _seller_labels(view.tenant, loss.pipeline, loss.seller)
     sink.add_windowed(cat.DEALS_CLOSED.name, seller, loss.lost_at, ONE)
     reason = labels(tenant=view.tenant, pipeline=loss.pipeline, reason=loss.reason)
     sink.add_windowed(cat.DEALS_LOST.name, reason, loss.lost_at, ONE)
@@ -224,7 +239,7 @@ def _active(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
     win = view.win
     if win is None:
         return
-    seller = labels(tenant=view.tenant, pipeline=win.pipeline, seller=win.seller)
+    seller = _seller_labels(view.tenant, win.pipeline, win.seller)
     changes = [(win.won_at, ONE)]
     if view.churn is not None:
         changes.append((view.churn.churned_at, -ONE))
@@ -243,16 +258,16 @@ def _stages(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
         first_entry.setdefault(key, visit.entered_at)
         if visit.left_at is None:
             continue
-        stage = labels(tenant=view.tenant, pipeline=visit.pipeline, stage=visit.stage)
+        stage = _stage_labels(view.tenant, visit.pipeline, visit.stage)
         dwell = seconds(visit.left_at - visit.entered_at)
         sink.observe(cat.TIME_IN_STAGE, stage, visit.left_at, dwell, cat.DURATION_BUCKETS_SECONDS)
         if key not in first_advance and _advances(visit, ctx):
             first_advance[key] = visit.left_at
     for (pipeline, stage_name), at in first_entry.items():
-        stage = labels(tenant=view.tenant, pipeline=pipeline, stage=stage_name)
+        stage = _stage_labels(view.tenant, pipeline, stage_name)
         sink.add_windowed(cat.STAGE_ENTERED.name, stage, at, ONE)
     for (pipeline, stage_name), at in first_advance.items():
-        stage = labels(tenant=view.tenant, pipeline=pipeline, stage=stage_name)
+        stage = _stage_labels(view.tenant, pipeline, stage_name)
         sink.add_windowed(cat.STAGE_ADVANCED.name, stage, at, ONE)
     for transition in view.transitions:
         move = labels(
@@ -276,7 +291,7 @@ def _advances(visit: StageVisit, ctx: MetricContext) -> bool:
 def _open_pipeline(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
     if view.status is not DealStatus.OPEN:
         return
-    stage = labels(tenant=view.tenant, pipeline=view.pipeline, stage=view.stage)
+    stage = _stage_labels(view.tenant, view.pipeline, view.stage)
     value = _reporting(view.amount, ctx)
     spec = ctx.pipelines.get(view.pipeline)
     probability = None if spec is None or view.stage is None else spec.win_probability(view.stage)
