@@ -5,8 +5,10 @@ to its end when the replay starts), ingests each one exactly as the worker does,
 and computes the metrics of the distinct accepted events in one pass. It is the
 oracle the stream is tested against, and the backfill tool.
 
-Events too late for the replay's clock (before the retention of every
-granularity) are counted in `too_late` and change nothing, as in the worker
+It runs the worker's own step, `PartitionState`, over a dict: replay equals
+the stream on every history, reused event ids included. Events too late for
+the replay's clock (before the retention of every granularity) are counted in
+`too_late` and change nothing, as in the worker
 (rule R, `streams.domain.compaction`). A worker that folded such an event while
 it was still in time keeps it, so a backfill of deals older than the retention
 differs there from the live worker: a deal created before the horizon and won
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,9 +30,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streams.domain.context import is_too_late
-from streams.domain.events import DealEvent
-from streams.domain.replay import compute
+from streams.domain.compaction import Outcome
+from streams.domain.partition_state import PartitionState
 from streams.domain.snapshot_codec import encode_snapshot
 from streams.errors import ConfigurationError
 from streams.ingest.ingestor import Ingestor
@@ -52,6 +54,12 @@ class ReplayResult:
     too_late: int = 0
     rows: list[list[Any]] = field(default_factory=list)
     now: str = ""
+    seconds: float = 0.0
+    """Wall-clock time from the first message read to the metrics computed."""
+
+    @property
+    def events_per_second(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,16 +70,25 @@ class ReplayResult:
             "distinct_events": self.distinct_events,
             "deals": self.deals,
             "too_late": self.too_late,
+            "seconds": round(self.seconds, 3),
             "rows": self.rows,
         }
 
 
 def replay(settings: Settings, messages: Iterator[RawMessage], *, check_key: bool) -> ReplayResult:
+    """Every accepted event through the worker's step (`PartitionState`), settled once.
+
+    The same de-duplication as the stream's, per deal: a reused `event_id`
+    is settled by the tie-break of `docs/events.md`, whatever the order.
+    """
     clock = settings_clock(settings)
     ingestor = Ingestor(settings, clock)
     ctx = build_context(settings, clock())
     result = ReplayResult(now=ctx.now.isoformat())
-    events: dict[str, DealEvent] = {}
+    state = PartitionState({})
+    in_time: set[tuple[str, str]] = set()
+    too_late: set[tuple[str, str]] = set()
+    started = time.perf_counter()
     for message in messages:
         result.messages += 1
         outcome = ingestor.ingest(message, check_key=check_key)
@@ -79,11 +96,17 @@ def replay(settings: Settings, messages: Iterator[RawMessage], *, check_key: boo
             result.rejected[outcome.reason.value] += 1
             continue
         result.accepted += 1
-        events.setdefault(outcome.event_id, outcome)
-    result.distinct_events = len(events)
-    result.deals = len({event.deal_id for event in events.values()})
-    result.too_late = sum(is_too_late(event, ctx) for event in events.values())
-    result.rows = encode_snapshot(compute(events.values(), ctx))  # too-late events dropped
+        known = (outcome.deal_id, outcome.event_id)
+        if state.apply(outcome, ctx) is Outcome.TOO_LATE:
+            too_late.add(known)
+        else:
+            in_time.add(known)
+    state.settle(ctx)
+    result.distinct_events = len(in_time | too_late)
+    result.too_late = len(too_late - in_time)
+    result.deals = state.deals
+    result.rows = encode_snapshot(state.aggregates.snapshot())
+    result.seconds = time.perf_counter() - started
     return result
 
 

@@ -24,10 +24,11 @@ def print_summary(result: ReplayResult, console: Console) -> None:
     counts.add_row("messages read", str(result.messages))
     counts.add_row("accepted", str(result.accepted))
     counts.add_row("distinct events", str(result.distinct_events))
-    counts.add_row("deals", str(result.deals))
+    counts.add_row("deals with state", str(result.deals))
     counts.add_row("too late (older than every retention)", str(result.too_late))
     for reason, count in sorted(result.rejected.items()):
         counts.add_row(f"rejected: {reason}", str(count))
+    counts.add_row("elapsed", f"{result.seconds:,.1f} s ({result.events_per_second:,.0f} events/s)")
     console.print(counts)
 
     monthly: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)

@@ -31,10 +31,11 @@ exponent."""
 
 
 class Aggregates:
-    __slots__ = ("_values",)
+    __slots__ = ("_journal", "_values")
 
     def __init__(self, values: Contributions | None = None) -> None:
         self._values: dict[ContributionKey, Decimal] = {}
+        self._journal: set[ContributionKey] | None = None
         if values is not None:
             self.add(values)
 
@@ -46,10 +47,9 @@ class Aggregates:
             total.merge(part)
         return total
 
-    def apply(
-        self, old: Contributions, new: Contributions, changed: set[ContributionKey] | None = None
-    ) -> None:
-        """Replace one deal's `old` contributions by its `new` ones; note the keys in `changed`."""
+    def apply(self, old: Contributions, new: Contributions) -> None:
+        """Replace one deal's `old` contributions by its `new` ones (noted in the journal)."""
+        changed = self._journal
         for key, value in new.items():
             before = old.get(key)
             if before is None:
@@ -74,14 +74,15 @@ class Aggregates:
     def merge(self, other: Aggregates) -> None:
         self.add(other._values)
 
-    def prune(self, ctx: MetricContext, changed: set[ContributionKey] | None = None) -> None:
+    def prune(self, ctx: MetricContext) -> None:
         """Drop windows older than the retention of `ctx` (and of granularities it lacks).
 
         The active-deal changes (`CARRIED_METRICS`) are running-total steps: theirs
         are carried into the oldest retained window instead, exactly as
         `contributions` places them for the same `ctx`. The keys dropped and
-        carried into are noted in `changed`.
+        carried into are noted in the journal.
         """
+        changed = self._journal
         carried: dict[ContributionKey, Decimal] = {}
         for key in list(self._values):
             window = key.window
@@ -99,6 +100,16 @@ class Aggregates:
         self.add(carried)
         if changed is not None:
             changed.update(carried)
+
+    def take_changes(self) -> set[ContributionKey]:
+        """The keys whose sum `apply` or `prune` changed since the last call.
+
+        The first call starts the journal (and returns nothing): a reader that
+        keeps its own copy up to date asks after it has read everything once.
+        """
+        changes = self._journal if self._journal is not None else set()
+        self._journal = set()
+        return changes
 
     def get(self, key: ContributionKey) -> Decimal | None:
         return self._values.get(key)

@@ -1,11 +1,12 @@
-"""The batch oracle: the metrics of a set of events, computed in one pass.
+"""The metrics of a set of events in one batch: the stream's step, settled once.
 
-`compute` drops the events too late for its context (rule R, see
-`streams.domain.compaction`), groups the others by deal, builds each deal's
-history (deduplicated, ordered), folds it and sums the contributions. It runs
-the same domain code as the stream worker, so the stream's aggregates, summed
-over partitions and workers, must equal `compute` over the same events, exactly,
-when the stream's clock stood still at the context's `now`.
+`compute` applies every event to one `PartitionState` over a dict, at one
+clock, and settles once: the same step as the worker's, so the stream's
+aggregates, summed over partitions and workers, equal `compute` over the same
+events, exactly, when the stream's clock stood still at the context's `now`.
+Too-late events change nothing (rule R, `streams.domain.compaction`).
+`histories` and `aggregate` are the pieces the tests compare the stream's
+state with.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from streams.domain.contributions import ContributionKey, contributions
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory
+from streams.domain.partition_state import PartitionState
 
 
 def in_time(events: Iterable[DealEvent], ctx: MetricContext) -> list[DealEvent]:
@@ -47,4 +49,8 @@ def aggregate(
 
 def compute(events: Iterable[DealEvent], ctx: MetricContext) -> dict[ContributionKey, Decimal]:
     """The aggregated contributions of all deals of `events`, too-late events dropped."""
-    return aggregate(histories(in_time(events, ctx)).values(), ctx)
+    state = PartitionState({})
+    for event in events:
+        state.apply(event, ctx)
+    state.settle(ctx)
+    return state.aggregates.snapshot()

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from streams.cli import app
+from streams.domain.context import MetricContext
+from streams.domain.events import DealEvent
+from streams.domain.replay import compute
+from streams.ingest.ingestor import Ingestor
+from streams.ingest.message import RawMessage
+from streams.metric_context import build_context
+from streams.settings import Settings
 
 runner = CliRunner()
 
@@ -64,3 +73,85 @@ def test_kafka_up_with_an_external_cluster_starts_nothing(monkeypatch: pytest.Mo
     result = runner.invoke(app, ["kafka", "up"])
     assert result.exit_code == 0
     assert "using kafka.example:9092" in result.output
+
+
+def _event(event_id: str, event_type: str, at: str, **fields: str) -> str:
+    return json.dumps(
+        {
+            "event_id": event_id,
+            "schema_version": 1,
+            "type": event_type,
+            "occurred_at": at,
+            "deal_id": "d1",
+            **fields,
+        }
+    )
+
+
+CREATED = _event(
+    "e1",
+    "deal.created",
+    "2026-03-02T09:00:00Z",
+    pipeline="new-business",
+    stage="lead",
+    owner="ann",
+    amount="1200.00",
+    currency="EUR",
+)
+WON_AS_E2 = _event("e2", "deal.won", "2026-03-10T09:00:00Z")
+DELETED_AS_E2 = _event("e2", "deal.deleted", "2026-03-12T09:00:00Z")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [CREATED, WON_AS_E2, DELETED_AS_E2],
+        [CREATED, DELETED_AS_E2, WON_AS_E2],
+        [DELETED_AS_E2, WON_AS_E2, CREATED, WON_AS_E2],
+    ],
+)
+def test_replay_keeps_a_deletion_over_a_reused_id_as_the_stream_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str]
+) -> None:
+    """A deal won as `e2`, then deleted under `e2`: deleted, in any order (docs/events.md)."""
+    monkeypatch.setenv("DEALPULSE_CLOCK", "2026-03-20T00:00:00Z")
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "result.json"
+    result = runner.invoke(app, ["replay", str(source), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written["rows"] == []
+    assert (written["distinct_events"], written["deals"]) == (2, 1)
+    events = [ingested(line) for line in lines]
+    assert compute(events, context_at("2026-03-20T00:00:00Z")) == {}
+    assert "events/s" in result.output
+
+
+def test_replay_keeps_a_win_when_its_id_is_reused_by_another_deal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids are per deal: another deal's `e2` deletes nothing here."""
+    monkeypatch.setenv("DEALPULSE_CLOCK", "2026-03-20T00:00:00Z")
+    other = DELETED_AS_E2.replace('"d1"', '"d2"')
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join([CREATED, WON_AS_E2, other]) + "\n", encoding="utf-8")
+    out = tmp_path / "result.json"
+    result = runner.invoke(app, ["replay", str(source), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    won = [row for row in rows if row[0] == "dealpulse_deals_won" and row[2] == "month"]
+    assert [row[-1] for row in won] == ["1"]
+
+
+def ingested(line: str) -> DealEvent:
+    outcome = Ingestor(Settings(), clock=lambda: datetime.now(UTC)).ingest(
+        RawMessage(key=b"d1", value=line.encode())
+    )
+    assert isinstance(outcome, DealEvent)
+    return outcome
+
+
+def context_at(now: str) -> MetricContext:
+    settings = Settings(clock=datetime.fromisoformat(now))
+    return build_context(settings, datetime.fromisoformat(now))
