@@ -9,50 +9,17 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from streams.kafka.local_broker import LocalBroker
 from streams.settings import Settings
+from tests.support.flow import Flow, Kafka
 from tests.support.worker_process import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_STATE_DIR = REPO_ROOT / ".dealpulse" / "test"
-
-
-@dataclass(frozen=True)
-class Kafka:
-    bootstrap: str
-
-
-@dataclass(frozen=True)
-class Flow:
-    """One isolated flow: its own topics, consumer group and state directory."""
-
-    kafka: Kafka
-    topic: str
-    dlq: str
-    app_id: str
-    state_dir: Path
-
-    def env(self) -> dict[str, str]:
-        return {
-            "DEALPULSE_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
-            "DEALPULSE_TOPIC_EVENTS": self.topic,
-            "DEALPULSE_TOPIC_DLQ": self.dlq,
-            "DEALPULSE_APP_ID": self.app_id,
-            "DEALPULSE_LOG_LEVEL": "info",
-        }
-
-    def settings(self) -> Settings:
-        return Settings(
-            kafka_bootstrap=self.kafka.bootstrap,
-            topic_events=self.topic,
-            topic_dlq=self.dlq,
-            app_id=self.app_id,
-        )
 
 
 @pytest.fixture(scope="session")

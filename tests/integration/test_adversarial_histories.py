@@ -16,8 +16,8 @@ from datetime import timedelta
 import pytest
 
 from streams.kafka.topics import ensure_topics
-from tests.integration.conftest import Flow
 from tests.support.adversarial import adversarial
+from tests.support.flow import Flow
 from tests.support.kafka_io import committed_lag, committed_total, produce
 from tests.support.oracle import batch_result, differences, owned_once, summed
 from tests.support.waiting import wait_for

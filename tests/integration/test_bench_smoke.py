@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from bench.config import DEFAULT_PEERS_PYTHON, REPO_ROOT
-from tests.integration.conftest import Kafka
+from tests.support.flow import Kafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 

@@ -11,7 +11,7 @@ import pytest
 from streams.ingest.dead_letter import REASON_HEADER
 from streams.kafka.topics import ensure_topics
 from streams.simulator import OutboundMessage
-from tests.integration.conftest import Flow
+from tests.support.flow import Flow
 from tests.support.kafka_io import committed_lag, produce, read_topic
 from tests.support.waiting import wait_for
 from tests.support.worker_process import WorkerProcess

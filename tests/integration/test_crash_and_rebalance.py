@@ -11,7 +11,7 @@ from streams.kafka.topics import ensure_topics
 from streams.simulator import OutboundMessage
 from streams.topology import DEALS_TABLE
 from streams.worker.app import CHANGELOG_DIRTY_RATIO, MB
-from tests.integration.conftest import Flow
+from tests.support.flow import Flow
 from tests.support.kafka_io import (
     committed_lag,
     committed_total,

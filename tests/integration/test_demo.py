@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_local_broker import broker_pids
+from tests.support.broker_process import broker_pids
 from tests.support.waiting import wait_for
 from tests.support.worker_process import free_port, scrape_url
 

@@ -50,7 +50,7 @@ from streams.metric_context import build_context
 from streams.settings import Settings
 from streams.simulator import OutboundMessage, SimulationConfig, generate
 from streams.simulator.messages import WireEvent, encode_event, format_timestamp
-from tests.integration.conftest import Flow
+from tests.support.flow import Flow
 from tests.support.kafka_io import committed_lag, produce
 from tests.support.oracle import batch_result, worker_partitions
 from tests.support.prometheus_stack import (

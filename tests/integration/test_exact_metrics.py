@@ -13,7 +13,7 @@ import pytest
 
 from streams.domain.snapshot_codec import decode_snapshot
 from streams.kafka.topics import ensure_topics
-from tests.integration.conftest import Flow
+from tests.support.flow import Flow
 from tests.support.kafka_io import committed_lag, produce
 from tests.support.oracle import batch_result, differences, worker_state
 from tests.support.waiting import wait_for

@@ -11,7 +11,7 @@ from streams.ingest.dead_letter import ORIGIN_HEADER, REASON_HEADER
 from streams.ingest.rejection import Reason
 from streams.kafka.topics import ensure_topics
 from streams.simulator import InvalidKind
-from tests.integration.conftest import Flow
+from tests.support.flow import Flow
 from tests.support.kafka_io import committed_lag, produce, read_topic
 from tests.support.mixed_batch import EXPECTED_REASON, mixed_batch
 from tests.support.waiting import wait_for

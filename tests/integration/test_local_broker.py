@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.broker_process import broker_pids
 from tests.support.worker_process import free_port
 
 pytestmark = pytest.mark.integration
@@ -23,21 +24,6 @@ def dealpulse(args: list[str], env: dict[str, str]) -> subprocess.CompletedProce
         timeout=180,
         check=False,
     )
-
-
-def broker_pids(marker: Path) -> list[int]:
-    """Processes running kafka.Kafka with a properties file under `marker`."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"kafka.Kafka" in argv and any(str(marker).encode() in arg for arg in argv):
-            pids.append(int(entry.name))
-    return pids
 
 
 def test_up_twice_gives_one_broker_and_down_stops_it(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from streams.simulator import SimulationConfig, generate
-from tests.integration.conftest import Flow
+from tests.support.flow import Flow
 from tests.support.kafka_io import read_topic
 
 pytestmark = pytest.mark.integration

@@ -34,8 +34,8 @@ from streams.domain.history import DealHistory, DealSnapshot
 from streams.domain.pipeline_config import parse_pipeline_config
 from streams.domain.view import DealStatus
 from streams.domain.windows import Granularity
-from tests.unit.test_domain_builders import PIPELINES, Deal, context, key, month
-from tests.unit.test_domain_properties import (
+from tests.support.builders import PIPELINES, Deal, context, key, month
+from tests.support.strategies import (
     MAYBE_MONEY,
     MAYBE_PIPELINE,
     MAYBE_REASON,

@@ -11,7 +11,7 @@ from streams.domain import catalogue as cat
 from streams.domain.aggregates import SHARED_INTEGERS, Aggregates
 from streams.domain.contributions import ContributionKey
 from streams.domain.windows import Granularity, Window
-from tests.unit.test_domain_builders import context, day, key, month
+from tests.support.builders import context, day, key, month
 
 REVENUE = cat.WON_REVENUE.name
 A = key(REVENUE, month(2026, 3), tenant="t", pipeline="p", seller="ann")

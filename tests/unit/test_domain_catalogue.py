@@ -8,7 +8,7 @@ from pathlib import Path
 from streams.domain import catalogue as cat
 from streams.domain.exposition import exposition_samples
 from streams.domain.replay import compute
-from tests.unit.test_domain_builders import MONDAY, Deal, context, days
+from tests.support.builders import MONDAY, Deal, context, days
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 

@@ -16,7 +16,7 @@ from streams.domain.fold import fold
 from streams.domain.history import DealHistory
 from streams.domain.replay import aggregate, compute
 from streams.domain.windows import Granularity, Window
-from tests.unit.test_domain_builders import (
+from tests.support.builders import (
     MONDAY,
     Deal,
     context,

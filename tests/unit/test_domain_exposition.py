@@ -9,7 +9,7 @@ from streams.domain import catalogue as cat
 from streams.domain.exposition import exposition_samples
 from streams.domain.replay import compute
 from streams.domain.windows import Granularity
-from tests.unit.test_domain_builders import MONDAY, Deal, context, days, key, month
+from tests.support.builders import MONDAY, Deal, context, days, key, month
 
 MONTHLY = context(now=datetime(2026, 7, 15, tzinfo=UTC), retention={Granularity.MONTH: 6})
 SELLER = {"tenant": "acme", "pipeline": "new-business", "seller": "ann"}

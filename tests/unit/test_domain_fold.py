@@ -14,7 +14,7 @@ from streams.domain.view import (
     Transition,
     Win,
 )
-from tests.unit.test_domain_builders import MONDAY, Deal, days, money
+from tests.support.builders import MONDAY, Deal, days, money
 
 T = [MONDAY + days(n) for n in range(400)]
 NB = "new-business"

@@ -11,7 +11,7 @@ import pytest
 
 from streams.domain.events import DealEvent, EventType
 from streams.domain.history import DealHistory
-from tests.unit.test_domain_builders import MONDAY, Deal, days
+from tests.support.builders import MONDAY, Deal, days
 
 
 def _story() -> list[DealEvent]:

@@ -28,8 +28,8 @@ from streams.worker.deal_fold import DealFold
 from streams.worker.export_cache import ExportCache
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.text_exposition import render
-from tests.unit.test_business_collector import NOW, won_deal
-from tests.unit.test_domain_properties import BASE, deal_story, partition_of
+from tests.support.collector import NOW, won_deal
+from tests.support.strategies import BASE, deal_story, partition_of
 
 START = BASE + timedelta(days=230)  # near the end of the simulated events
 

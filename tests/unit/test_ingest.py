@@ -16,7 +16,7 @@ from streams.ingest.dead_letter import REASON_HEADER, dead_letter
 from streams.ingest.decode import canonical_type
 from streams.ingest.message import RawMessage
 from streams.ingest.rejection import Reason, Rejection
-from tests.unit.ingest_helpers import FIXED_NOW, make_ingestor, message_for
+from tests.support.ingest import FIXED_NOW, make_ingestor, message_for
 
 WON: dict[str, Any] = {
     "event_id": "e-1",

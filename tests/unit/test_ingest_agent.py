@@ -13,7 +13,7 @@ from streams.domain.events import DealEvent
 from streams.worker import ingest_agent
 from streams.worker.ingest_agent import IngestHandler
 from streams.worker.ingest_metrics import IngestMetrics
-from tests.unit.ingest_helpers import make_ingestor
+from tests.support.ingest import make_ingestor
 
 GOOD = {
     "event_id": "e-1",

@@ -21,7 +21,7 @@ from streams.domain.label_cap import (
 )
 from streams.domain.replay import compute
 from streams.settings import Settings
-from tests.unit.test_domain_builders import MONDAY, Deal, context, days, key
+from tests.support.builders import MONDAY, Deal, context, days, key
 
 CTX = context()
 MARCH = ("month", MONDAY.date().replace(day=1))

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from streams.domain.events import DealEvent
 from streams.ingest.rejection import Reason, Rejection
 from streams.ingest.schema import SCHEMA_DIR, event_schema
-from tests.unit.ingest_helpers import make_ingestor, message_for
+from tests.support.ingest import make_ingestor, message_for
 
 VALID = sorted((SCHEMA_DIR / "examples" / "valid").glob("*.json"))
 INVALID = sorted((SCHEMA_DIR / "examples" / "invalid").glob("*.json"))

@@ -8,8 +8,8 @@ from streams.domain.events import DealEvent
 from streams.ingest.message import RawMessage
 from streams.ingest.rejection import Rejection
 from streams.simulator import INVALID_KINDS, InvalidKind
+from tests.support.ingest import make_ingestor
 from tests.support.mixed_batch import EXPECTED_REASON, mixed_batch
-from tests.unit.ingest_helpers import make_ingestor
 
 
 def test_every_invalid_kind_has_an_expected_reason() -> None:

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from streams.worker.text_exposition import render
-from tests.unit.test_business_collector import NOW, collector_with, won_deal
+from tests.support.collector import NOW, collector_with, won_deal
 
 Parsed = set[tuple[str, str, tuple[tuple[str, str], ...], float]]
 
