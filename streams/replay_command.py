@@ -85,7 +85,7 @@ def replay(settings: Settings, messages: Iterator[RawMessage], *, check_key: boo
     ingestor = Ingestor(settings, clock)
     ctx = build_context(settings, clock())
     result = ReplayResult(now=ctx.now.isoformat())
-    state = PartitionState({})
+    state = PartitionState(None)
     in_time: set[tuple[str, str]] = set()
     too_late: set[tuple[str, str]] = set()
     started = time.perf_counter()

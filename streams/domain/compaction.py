@@ -29,9 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from streams.domain.context import MetricContext, is_too_late
@@ -39,7 +38,6 @@ from streams.domain.events import DealEvent, EventType
 from streams.domain.fold import snapshot
 from streams.domain.history import DealHistory, encoded_type
 from streams.domain.view import DealStatus
-from streams.domain.windows import Granularity, window_start_instant
 
 
 class Outcome(StrEnum):
@@ -57,12 +55,7 @@ class Admission:
 
 def horizon(ctx: MetricContext) -> datetime | None:
     """The start of the oldest window retained in any granularity; None if none is kept."""
-    return _horizon(tuple(ctx.cutoffs.items()), ctx.timezone)
-
-
-@lru_cache(maxsize=256)
-def _horizon(cutoffs: tuple[tuple[Granularity, date], ...], tz: tzinfo) -> datetime | None:
-    return min((window_start_instant(cutoff, tz) for _, cutoff in cutoffs), default=None)
+    return ctx.horizon
 
 
 def admit(history: DealHistory, event: DealEvent, ctx: MetricContext) -> Admission:

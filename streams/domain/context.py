@@ -22,7 +22,7 @@ from streams.domain.errors import UnknownCurrencyError
 from streams.domain.events import DealEvent
 from streams.domain.money import Money, multiply_exact, round_reporting
 from streams.domain.pipeline_config import PipelineConfig
-from streams.domain.windows import Granularity, retention_cutoff, window_start
+from streams.domain.windows import Granularity, retention_cutoff, window_start_instant
 
 UTC_ZONE = ZoneInfo("UTC")
 DEFAULT_RETENTION: Mapping[Granularity, int] = MappingProxyType(
@@ -44,6 +44,9 @@ class MetricContext:
     ticket_size_buckets: tuple[Decimal, ...] = DEFAULT_TICKET_SIZE_BUCKETS
     cutoffs: Mapping[Granularity, date] = field(init=False, compare=False, repr=False)
     """Start of the oldest retained window per granularity, derived from `now`."""
+    horizon: datetime | None = field(init=False, compare=False, repr=False)
+    """The earliest instant any retained window covers (None when nothing is windowed):
+    the start of the oldest retained window over every granularity."""
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -61,6 +64,8 @@ class MetricContext:
             for granularity, windows in sorted(self.retention.items())
         }
         object.__setattr__(self, "cutoffs", MappingProxyType(cutoffs))
+        starts = (window_start_instant(cutoff, self.timezone) for cutoff in cutoffs.values())
+        object.__setattr__(self, "horizon", min(starts, default=None))
 
     def with_now(self, now: datetime) -> MetricContext:
         """The same context with the clock at `now`."""
@@ -80,12 +85,9 @@ def is_too_late(event: DealEvent, ctx: MetricContext) -> bool:
     """True when `event` falls before the retention of every granularity.
 
     Such an event changes nothing: the worker and `compute` drop it (rule R,
-    `streams.domain.compaction`).
-    With no granularity configured nothing is windowed, so nothing is too late.
+    `streams.domain.compaction`). Windows are calendar-aligned, so an instant
+    is in no retained window exactly when it is before the horizon, the start
+    of the oldest retained window. With no granularity configured nothing is
+    windowed, so nothing is too late.
     """
-    if not ctx.cutoffs:
-        return False
-    return all(
-        window_start(event.occurred_at, granularity, ctx.timezone) < cutoff
-        for granularity, cutoff in ctx.cutoffs.items()
-    )
+    return ctx.horizon is not None and event.occurred_at < ctx.horizon

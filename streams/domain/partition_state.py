@@ -11,7 +11,9 @@ events came in between. The worker settles after every message today; a
 batching driver settles once per checkpoint, and replay once at the end.
 
 The store maps a deal id to its stored record (`StoredDeal`, the deal codec
-below): a dict in tests and replay, the worker's RocksDB-backed table.
+below): a dict in tests, the worker's RocksDB-backed table. A batch that
+settles once (`dealpulse replay`, `compute`) passes no store: every deal then
+stays in memory and no record is encoded.
 
 Several partitions may share one `Aggregates` (the worker holds one for every
 partition it owns: a key is then held once, not once per partition).
@@ -74,7 +76,8 @@ class _Deal:
     history: DealHistory
     stored: StoredDeal | None
     """The record last written (None for a new deal): `_encode` re-uses its encoded events."""
-    contributed: dict[ContributionKey, Decimal]
+    contributed: dict[ContributionKey, Decimal] | None
+    """None for a deal held without them (a batch): recomputed if the deal changes again."""
     cutoffs: Mapping[Granularity, date]
     changed: bool = False
     """The history changed since the last settle: contributions to recompute."""
@@ -88,7 +91,7 @@ class PartitionState:
 
     def __init__(
         self,
-        store: DealStore,
+        store: DealStore | None,
         partition: int = 0,
         *,
         aggregates: Aggregates | None = None,
@@ -172,12 +175,18 @@ class PartitionState:
                 fresh = deal_contributions(history, ctx)
                 if deal.cutoffs != ctx.cutoffs:
                     self.stale = True
+                assert deal.contributed is not None  # recomputed when the deal was loaded
                 self.aggregates.apply(deal.contributed, fresh)
                 deal.contributed, deal.cutoffs, deal.changed = fresh, ctx.cutoffs, False
-                deal.stored = self._encode(history, deal)
-            elif history is not deal.history:
+                if self.store is not None:
+                    deal.stored = self._encode(history, deal)
+            elif history is not deal.history and self.store is not None:
                 deal.stored = encode_deal(history, self.partition)
             deal.history = history
+            if self.store is None:  # a batch: every deal stays in memory, no record is kept
+                deal.contributed = None  # a batch rarely changes a deal again: not kept
+                self._held[deal_id] = deal
+                continue
             assert deal.stored is not None  # a new deal is a changed one
             self.store[deal_id] = deal.stored
             self._written[deal_id] = None
@@ -190,7 +199,7 @@ class PartitionState:
 
         The contributions do not change, for this context and later ones.
         """
-        if deal_id in self._unsettled:
+        if deal_id in self._unsettled or self.store is None:
             return False
         deal = self._held.get(deal_id)
         stored = deal.stored if deal is not None else self.store.get(deal_id)
@@ -219,7 +228,9 @@ class PartitionState:
 
     def _load(self, deal_id: str, ctx: MetricContext) -> _Deal | None:
         held = self._held.pop(deal_id, None)
-        if held is not None:
+        if held is not None and held.contributed is None:
+            held.contributed, held.cutoffs = deal_contributions(held.history, ctx), ctx.cutoffs
+        if held is not None or self.store is None:
             return held
         stored = self.store.get(deal_id)
         if not stored:

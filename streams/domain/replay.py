@@ -49,7 +49,7 @@ def aggregate(
 
 def compute(events: Iterable[DealEvent], ctx: MetricContext) -> dict[ContributionKey, Decimal]:
     """The aggregated contributions of all deals of `events`, too-late events dropped."""
-    state = PartitionState({})
+    state = PartitionState(None)
     for event in events:
         state.apply(event, ctx)
     state.settle(ctx)

@@ -25,6 +25,7 @@ from tests.support.builders import (
     month,
     week,
 )
+from tests.support.reference import reference
 
 NB = "new-business"
 MONTHLY = context(retention={Granularity.MONTH: 14})
@@ -413,3 +414,51 @@ def test_keys_of_different_deals_share_their_metric_names_and_windows() -> None:
     for mine, theirs in pairs:
         assert mine.metric is theirs.metric
         assert mine.window is theirs.window
+
+
+def test_the_funnel_counts_each_stage_once_across_a_re_entry_and_a_reopen() -> None:
+    """The example of docs/metrics.md ("a re-entry and a reopen"), month by month."""
+
+    def on(month: int, day: int) -> datetime:
+        return datetime(2026, month, day, 9, tzinfo=UTC)
+
+    deal = Deal("d1")
+    deal.created(on(3, 2))  # in lead
+    deal.stage(on(3, 5), "qualified")
+    deal.stage(on(3, 9), "lead")  # back: no advance
+    deal.stage(on(3, 12), "qualified")  # re-entry: not counted again
+    deal.stage(on(4, 2), "demo")
+    deal.won(on(4, 10), amount="500 EUR")
+    deal.reopened(on(4, 20), stage="demo")  # retracts the win; demo not entered again
+    deal.lost(on(5, 3))
+    ctx = context(now=datetime(2026, 5, 31, tzinfo=UTC), retention={Granularity.MONTH: 6})
+    found = compute(deal.written, ctx)
+
+    def monthly(metric: str) -> dict[tuple[str, date], Decimal]:
+        return {
+            (dict(key.labels).get("stage", ""), key.window.start): value
+            for key, value in found.items()
+            if key.metric == metric and key.window is not None
+        }
+
+    march, april, may = date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)
+    assert monthly(cat.STAGE_ENTERED.name) == {
+        ("lead", march): 1,
+        ("qualified", march): 1,
+        ("demo", april): 1,
+    }
+    assert monthly(cat.STAGE_ADVANCED.name) == {
+        ("lead", march): 1,
+        ("qualified", april): 1,
+        ("demo", april): 1,
+    }
+    assert monthly(cat.DEALS_WON.name) == {}
+    assert monthly(cat.DEALS_LOST.name) == {("", may): 1}
+    moves = {
+        (dict(key.labels)["from_stage"], dict(key.labels)["to_stage"], key.window.start): value
+        for key, value in found.items()
+        if key.metric == cat.STAGE_TRANSITIONS.name and key.window is not None
+    }
+    assert moves[("lead", "qualified", march)] == 2
+    assert moves[("won", "demo", april)] == 1
+    assert found == reference(deal.written, ctx)

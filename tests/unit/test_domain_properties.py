@@ -32,7 +32,7 @@ from streams.domain.events import DealEvent
 from streams.domain.exposition import exposition_samples
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory
-from streams.domain.partition_state import PartitionState, decode_deal
+from streams.domain.partition_state import DealStore, PartitionState, decode_deal
 from streams.domain.replay import aggregate, compute, histories, in_time
 from streams.domain.view import DealStatus
 from streams.domain.windows import Window, retained_windows, window_start_instant
@@ -48,17 +48,22 @@ from tests.support.strategies import (
 
 def restarted(state: PartitionState, ctx: MetricContext, cache_deals: int) -> PartitionState:
     """The partition after a crash or a move: its records read back as text, aggregates rebuilt."""
-    text = {deal: json.dumps(stored) for deal, stored in state.store.items()}
+    text = {deal: json.dumps(stored) for deal, stored in records(state).items()}
     store = {deal: json.loads(stored) for deal, stored in text.items()}
     return PartitionState.restored(
         store, state.partition, store.values(), ctx, cache_deals=cache_deals
     )
 
 
+def records(state: PartitionState) -> DealStore:
+    assert state.store is not None  # every partition here has a store
+    return state.store
+
+
 def compact_all(state: PartitionState, ctx: MetricContext) -> None:
     """Shrink every deal that can be: neither contributions nor aggregates change."""
     state.settle(ctx)
-    for deal in list(state.store):
+    for deal in list(records(state)):
         state.compact(deal, ctx)
 
 
@@ -112,7 +117,7 @@ def stream(
 
 def held_histories(workers: Iterable[PartitionState]) -> dict[str, DealHistory]:
     return {
-        deal: decode_deal(stored) for worker in workers for deal, stored in worker.store.items()
+        deal: decode_deal(stored) for worker in workers for deal, stored in records(worker).items()
     }
 
 
