@@ -24,7 +24,7 @@ PIPELINES = 3
 PARTITIONS = 8
 DUPLICATE_PCT = 1.0
 OUT_OF_ORDER_PCT = 5.0
-LATENCY_RATES = (1_000, 5_000)
+LATENCY_RATES = (1_000, 5_000, 20_000)
 SCRAPE_SELLERS = (100, 1_000, 10_000)
 CLOCK = datetime(2026, 11, 1, tzinfo=UTC)
 """The fixed "now" of the workload, the workers (DEALPULSE_CLOCK) and the batch oracle."""

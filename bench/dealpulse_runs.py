@@ -20,13 +20,32 @@ from bench.compare import compare_won, exactness
 from bench.config import CLOCK, BenchConfig
 from bench.drain import drain
 from bench.kafka_probe import OffsetProbe
-from bench.processes import Service, free_port, get_json
+from bench.processes import Service, broker_pids, cpu_seconds, free_port, get_json
 from bench.workload import Expected, Snapshot, won_totals
 from streams.domain.snapshot_codec import decode_snapshot
 
 STATE_PATH = "/state/aggregates"
 RECOVERY_POLL_SECONDS = 0.25
 MB = 1_000_000
+
+
+def _cpu(services: Sequence[Service], brokers: Sequence[int]) -> dict[str, float | None]:
+    found = {f"worker-{index}": cpu_seconds(s.pid) for index, s in enumerate(services)}
+    for pid in brokers:
+        found[f"broker-{pid}"] = cpu_seconds(pid)
+    return found
+
+
+def _cpu_split(
+    before: dict[str, float | None], after: dict[str, float | None]
+) -> dict[str, float | None]:
+    """CPU seconds each worker and the broker used while the workers drained the topic: on
+    one machine they share the cores, and this says how."""
+    split: dict[str, float | None] = {}
+    for name, start in before.items():
+        end = after.get(name)
+        split[name] = None if start is None or end is None else round(end - start, 2)
+    return split
 
 
 def worker(
@@ -162,8 +181,11 @@ async def workers_run(
     try:
         for service in services:
             service.start()
+        brokers = broker_pids()
+        before = _cpu(services, brokers)
         result = await drain(probe, group, topic, services, config.timeout_seconds)
         result["workers"] = count
+        result["cpu_seconds"] = _cpu_split(before, _cpu(services, brokers))
         folding_peak = max(service.peak_rss_bytes for service in services)
         result["check"] = await asyncio.to_thread(check, services, expected, config)
         result["memory"] = {

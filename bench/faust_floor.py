@@ -38,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script,
 import faust
 import orjson
 
+from streams.engine.partition_store import memory_budget
 from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
 from streams.simulator import SimulationConfig
 from streams.simulator.generate import valid_messages
 from streams.simulator.sinks import produce
-from streams.worker.app import rocksdb_options
 
 MODES = ("ack", "decode", "table")
 PARTITIONS = 8
@@ -68,7 +68,7 @@ def run_mode(mode: str, topic: str, events: int, settings: Settings, data_dir: s
             "rows",
             partitions=PARTITIONS,
             schema=faust.Schema(key_serializer="json", value_serializer="json"),
-            options=rocksdb_options(settings),
+            options=memory_budget(settings.rocksdb_memory_mb),
         )
         if mode == "table"
         else None

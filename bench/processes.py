@@ -61,6 +61,28 @@ def rss_bytes(pid: int) -> int | None:
     return _proc_status_kib(pid, "VmRSS:")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far; None without psutil or once gone."""
+    if not HAVE_PSUTIL:
+        return None
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return float(times.user + times.system)
+
+
+def broker_pids() -> list[int]:
+    """The local Kafka brokers' JVMs (`kafka.Kafka`), for the CPU split of a run."""
+    if not HAVE_PSUTIL:
+        return []
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        if "kafka.Kafka" in (process.info.get("cmdline") or []):
+            found.append(int(process.info["pid"]))
+    return found
+
+
 def high_water_rss_bytes(pid: int) -> int | None:
     """The kernel's peak RSS of the process (Linux); None elsewhere or once it is gone."""
     return _proc_status_kib(pid, "VmHWM:")

@@ -148,6 +148,22 @@ class Settings(BaseSettings):
         "a deal at every event: smaller segments leave less of the changelog uncompacted, "
         "so a worker restoring its state from it reads less.",
     )
+    engine_batch_events: int = Field(
+        default=5_000,
+        ge=1,
+        description="Messages the engine fetches per batch at most (aiokafka's max_records).",
+    )
+    engine_checkpoint_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="A checkpoint (changelog and dead letters flushed, stores written, offsets "
+        "committed) at least this often while events flow.",
+    )
+    engine_checkpoint_events: int = Field(
+        default=20_000,
+        ge=1,
+        description="... and after this many messages, whichever comes first.",
+    )
     fold_cache_deals: int = Field(
         default=1_000,
         ge=0,

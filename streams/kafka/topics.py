@@ -24,19 +24,40 @@ VISIBLE_WITHIN_SECONDS = 15.0
 VISIBLE_POLL_SECONDS = 0.2
 
 
+MB = 1024 * 1024
+CHANGELOG_DIRTY_RATIO = 0.1
+"""Kafka compacts a changelog partition once this share of it is overwritten (its default
+is 0.5): a restore from the changelog reads at most about this much more than one record
+per deal, plus the open segment."""
+
+
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
     name: str
     partitions: int
     replication_factor: int
+    configs: tuple[tuple[str, str], ...] = ()
+
+
+def changelog_topic(settings: Settings) -> str:
+    """The per-deal changelog: compacted, one partition per event-topic partition."""
+    return f"{settings.app_id}-deals-changelog"
+
+
+def changelog_configs(settings: Settings) -> tuple[tuple[str, str], ...]:
+    return (
+        ("cleanup.policy", "compact"),
+        ("segment.bytes", str(settings.changelog_segment_mb * MB)),
+        ("min.cleanable.dirty.ratio", str(CHANGELOG_DIRTY_RATIO)),
+    )
 
 
 def required_topics(settings: Settings) -> list[TopicSpec]:
+    partitions, replicas = settings.topic_partitions, settings.topic_replication_factor
     return [
-        TopicSpec(
-            settings.topic_events, settings.topic_partitions, settings.topic_replication_factor
-        ),
-        TopicSpec(settings.topic_dlq, settings.topic_partitions, settings.topic_replication_factor),
+        TopicSpec(settings.topic_events, partitions, replicas),
+        TopicSpec(settings.topic_dlq, partitions, replicas),
+        TopicSpec(changelog_topic(settings), partitions, replicas, changelog_configs(settings)),
     ]
 
 
@@ -52,12 +73,16 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None
         missing = [spec for spec in specs if spec.name not in existing]
         if missing:
             with suppress(TopicAlreadyExistsError):  # created meanwhile by another worker
-                await admin.create_topics(
-                    [NewTopic(s.name, s.partitions, s.replication_factor) for s in missing]
-                )
+                await admin.create_topics([_new_topic(spec) for spec in missing])
         await _check_partitions(admin, specs)
     finally:
         await admin.close()
+
+
+def _new_topic(spec: TopicSpec) -> NewTopic:
+    return NewTopic(
+        spec.name, spec.partitions, spec.replication_factor, topic_configs=dict(spec.configs)
+    )
 
 
 async def _check_partitions(admin: Any, specs: list[TopicSpec]) -> None:

@@ -39,7 +39,7 @@ from streams.domain.label_cap import (
 )
 from streams.domain.windows import Window, shift_window, window_start
 from streams.metric_context import ContextSource
-from streams.worker.deal_fold import DealFold
+from streams.worker.aggregate_view import AggregateView
 
 SeriesKey = tuple[str, ...]
 
@@ -56,7 +56,7 @@ WINDOW_LABEL = "window"
 class BusinessCollector(Collector):
     def __init__(
         self,
-        fold: DealFold,
+        fold: AggregateView,
         contexts: ContextSource,
         export_windows: int,
         *,

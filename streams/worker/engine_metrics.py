@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from streams.worker.deal_fold import DealFold
+from streams.worker.aggregate_view import AggregateView
 
 EVENT_DELAY_BUCKETS_SECONDS = (1, 5, 15, 60, 300, 900, 3600, 14_400, 86_400, 604_800, 2_592_000)
 KAFKA_DELAY_BUCKETS_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -38,18 +38,6 @@ class EngineMetrics:
         )
         self.rebalances = Counter(
             "dealpulse_rebalances", "Partition assignments this worker received.", registry=registry
-        )
-        self.refetched = Counter(
-            "dealpulse_offsets_refetched",
-            "Messages read straight from the log because the consumer skipped them "
-            "after a rebalance (folded before the message that skipped them).",
-            registry=registry,
-        )
-        self.reseeks = Counter(
-            "dealpulse_partition_reseeks",
-            "Times an owned partition behind its high watermark made no progress for a "
-            "whole check period and was sought back to its next expected offset.",
-            registry=registry,
         )
         self.scrape_duration = Gauge(
             "dealpulse_scrape_duration_seconds",
@@ -88,7 +76,7 @@ class EngineMetrics:
 class EngineCollector(Collector):
     """Ownership, state size and lag, read at scrape time."""
 
-    def __init__(self, fold: DealFold, lag: LagSource) -> None:
+    def __init__(self, fold: AggregateView, lag: LagSource) -> None:
         self._fold = fold
         self._lag = lag
 

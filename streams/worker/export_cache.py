@@ -44,6 +44,7 @@ from streams.domain.label_cap import (
 from streams.domain.money import EXACT
 from streams.domain.windows import Window
 from streams.metric_context import ContextSource
+from streams.worker.aggregate_view import AggregateView
 from streams.worker.business_collector import (
     WINDOW_LABEL,
     business_families,
@@ -53,7 +54,6 @@ from streams.worker.business_collector import (
     folded_family,
     is_exported,
 )
-from streams.worker.deal_fold import DealFold
 from streams.worker.text_exposition import (
     escape_label_value,
     go_float,
@@ -119,7 +119,7 @@ class ExportCache:
 
     def __init__(
         self,
-        fold: DealFold,
+        fold: AggregateView,
         contexts: ContextSource,
         export_windows: int,
         *,

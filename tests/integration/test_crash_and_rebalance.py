@@ -7,10 +7,8 @@ import random
 
 import pytest
 
-from streams.kafka.topics import ensure_topics
+from streams.kafka.topics import CHANGELOG_DIRTY_RATIO, MB, changelog_topic, ensure_topics
 from streams.simulator import OutboundMessage
-from streams.topology import DEALS_TABLE
-from streams.worker.app import CHANGELOG_DIRTY_RATIO, MB
 from tests.support.flow import Flow
 from tests.support.kafka_io import (
     committed_lag,
@@ -68,7 +66,7 @@ def test_sigkill_at_three_random_moments(flow: Flow) -> None:
         worker.stop()
     assert partitions == PARTITIONS
     assert differences(actual, expected) == []
-    changelog = topic_configs(flow.kafka.bootstrap, f"{flow.app_id}-{DEALS_TABLE}-changelog")
+    changelog = topic_configs(flow.kafka.bootstrap, changelog_topic(flow.settings()))
     assert changelog["cleanup.policy"] == "compact"
     assert changelog["segment.bytes"] == str(flow.settings().changelog_segment_mb * MB)
     assert float(changelog["min.cleanable.dirty.ratio"]) == CHANGELOG_DIRTY_RATIO

@@ -1,38 +1,41 @@
-"""The deal table's RocksDB memory and changelog segments come from the settings."""
+"""A partition store's RocksDB memory comes from the settings; the changelog's topic configs too."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from streams.engine.partition_store import MB, PartitionStore, memory_budget, store_options
+from streams.kafka.topics import CHANGELOG_DIRTY_RATIO, changelog_configs, required_topics
 from streams.settings import Settings
-from streams.topology import DEALS_TABLE, build_topology
-from streams.worker.app import MB, rocksdb_options
 
 
 def test_the_budget_is_split_between_write_buffers_and_the_block_cache() -> None:
-    options = rocksdb_options(Settings(rocksdb_memory_mb=32))
+    options = memory_budget(32)
 
     buffers = options["write_buffer_size"] * options["max_write_buffer_number"]
     assert buffers == 16 * MB
     assert options["block_cache_size"] == 16 * MB
 
 
-def test_the_deal_table_opens_its_stores_with_them(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "worker", rocksdb_memory_mb=8)
-    topology = build_topology(settings)
-    table: Any = topology.app.tables[DEALS_TABLE]
+def test_a_store_opens_with_them_and_keeps_deals_with_their_offset(tmp_path: Path) -> None:
+    store = PartitionStore(tmp_path / "p0", store_options(8))
+    store["d1"] = {"partition": 0, "history": {"v": 1, "deal": "d1", "events": []}}
+    assert store.next_offset is None
+    store.write(42)
+    store.close()
+    reopened = PartitionStore(tmp_path / "p0", store_options(8))
+    assert reopened.next_offset == 42
+    assert list(reopened) == ["d1"]
+    assert reopened["d1"]["history"]["deal"] == "d1"
+    reopened.close()
 
-    store_options = table.data.rocksdb_options  # Faust's RocksDB store, not opened yet
 
-    assert store_options.write_buffer_size == 2 * MB
-    assert store_options.max_write_buffer_number == 2
-    assert store_options.block_cache_size == 4 * MB
-
-
-def test_the_changelog_is_created_with_small_segments(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "worker", changelog_segment_mb=4)
-    table: Any = build_topology(settings).app.tables[DEALS_TABLE]
-
-    assert table.changelog_topic.config["segment.bytes"] == str(4 * MB)
-    assert table.changelog_topic.config["min.cleanable.dirty.ratio"] == "0.1"
+def test_the_changelog_is_created_compacted_with_small_segments() -> None:
+    settings = Settings(changelog_segment_mb=4)
+    (changelog,) = [spec for spec in required_topics(settings) if spec.configs]
+    assert changelog.name == f"{settings.app_id}-deals-changelog"
+    assert dict(changelog_configs(settings)) == {
+        "cleanup.policy": "compact",
+        "segment.bytes": str(4 * MB),
+        "min.cleanable.dirty.ratio": str(CHANGELOG_DIRTY_RATIO),
+    }

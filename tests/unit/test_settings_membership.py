@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from streams.engine.deal_engine import KafkaClients
 from streams.settings import Settings
-from streams.worker.app import build_app
 
 KAFKA_INSTANCE_ID = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
@@ -66,9 +66,11 @@ def test_dynamic_membership_has_no_instance_id() -> None:
     assert settings.consumer_group_instance_id is None
 
 
-def test_the_faust_app_joins_with_the_instance_id(tmp_path: Path) -> None:
+def test_the_engine_joins_its_group_with_the_instance_id(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "worker")
 
-    app = build_app(settings)
+    options = KafkaClients(settings).consumer_options()
 
-    assert app.conf.consumer_group_instance_id == settings.consumer_group_instance_id
+    assert options["group_id"] == settings.app_id
+    assert options["group_instance_id"] == settings.consumer_group_instance_id
+    assert options["enable_auto_commit"] is False

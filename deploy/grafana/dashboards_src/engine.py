@@ -32,8 +32,6 @@ PARTITIONS_TOTAL = "dealpulse_partitions_total"
 REBALANCES = "dealpulse_rebalances_total"
 STATE_DEALS = "dealpulse_state_deals"
 SCRAPE_DURATION = "dealpulse_scrape_duration_seconds"
-OFFSETS_REFETCHED = "dealpulse_offsets_refetched_total"
-PARTITION_RESEEKS = "dealpulse_partition_reseeks_total"
 SELLERS_FOLDED = "dealpulse_seller_labels_folded"
 
 ENGINE_METRICS = (
@@ -52,8 +50,6 @@ ENGINE_METRICS = (
     REBALANCES,
     STATE_DEALS,
     SCRAPE_DURATION,
-    OFFSETS_REFETCHED,
-    PARTITION_RESEEKS,
     SELLERS_FOLDED,
 )
 """Every engine series the board queries."""
@@ -134,20 +130,6 @@ def engine() -> dashboard.Dashboard:
                 "Rebalances per hour, by worker",
                 units.Short,
                 Query(f"increase({_worker(REBALANCES)}[1h])", "{{instance}}"),
-            )
-        )
-        .with_panel(
-            time_series(
-                "Rebalance repairs per hour, by worker",
-                units.Short,
-                Query(f"increase({_worker(OFFSETS_REFETCHED)}[1h])", "offsets read {{instance}}"),
-                Query(
-                    f"increase({_worker(PARTITION_RESEEKS)}[1h])", "partitions sought {{instance}}"
-                ),
-                description="Messages the consumer skipped after a rebalance, read straight "
-                "from the log and folded, and partitions it fetched but never delivered, "
-                "sought back (docs/architecture.md). Non-zero around rebalances is expected; "
-                "it is what keeps the numbers exact.",
             )
         )
         .with_row(dashboard.Row("Ingest and fold"))

@@ -1,0 +1,1 @@
+"""The deal-event firehose: one batched consumer, per-partition RocksDB stores, a changelog."""
