@@ -1,22 +1,12 @@
-"""The fold adapter: per-deal history in a Faust table, one aggregate of the owned partitions.
+"""`DealFold`: `PartitionState`s over one deal table, sharing one aggregate — without a broker.
 
-Only the per-deal history is changelogged; the aggregates are a view of it,
-rebuilt from the recovered table whenever partitions are assigned and dropped
-when they are revoked. One aggregate holds every owned partition (a key
-appears once, not once per partition holding a deal that contributes to it:
-half the entries at full scale, docs/performance.md); the worker exports its
-partitions' sum anyway, and a revocation clears it all — aiokafka revokes the
-whole assignment at every rebalance, and the rebuild follows at recovery.
-
-A replayed event (at-least-once redelivery after a crash) finds its `event_id`
-already in the history and changes no number, so nothing is ever counted twice.
-An event too late for the retention changes nothing either (rule R, `streams.domain.compaction`).
-
-State stays bounded: a deal beyond the retention horizon (or deleted) is
-compacted to a snapshot of its fold, when it is written and by a sweep over the
-table (`compact_some`), which the ingest agent runs for the partition of the
-message it is processing, because Faust writes a table row to the changelog
-partition of the current event.
+The worker runs `streams.engine.DealEngine`; this driver folds events one at a
+time into one mapping (a dict, or bytes as a store would keep them) for the
+benchmarks of the fold and the scrape (`bench/fold_rate.py`,
+`bench/scrape_cost.py`, `bench/state_size.py`) and the exporters' tests. It
+settles after every event, keeps one aggregate of its partitions, and sweeps
+its table for deals to compact (`compact_some`), as the engine's timer does
+per store.
 """
 
 from __future__ import annotations
@@ -135,12 +125,10 @@ class DealFold:
     def compact_some(self, partition: int, limit: int = COMPACT_LIMIT) -> int:
         """Compact up to `limit` compactable deals of `partition`; how many were.
 
-        Faust writes a table row to the changelog partition of the event being
-        processed, so this must run while an event of `partition` is. One sweep
-        walks the table (every owned partition: Faust iterates the local stores)
-        with a cursor that resumes where the last call stopped, reading at most
-        `COMPACT_SCAN` rows per call; the compactable deals it finds wait, per
-        partition, for a call with their partition.
+        One sweep walks the table (every partition) with a cursor that resumes
+        where the last call stopped, reading at most `COMPACT_SCAN` rows per
+        call; the compactable deals it finds wait, per partition, for a call
+        with their partition.
         """
         ctx = self._contexts.current()
         self._advance_sweep(ctx)
