@@ -124,8 +124,9 @@ def build_topology(settings: Settings) -> Topology:
     async def consume() -> None:
         try:
             await engine.run()
-        except EngineError as error:  # a fault of our own: stop, and say so
-            log.critical("engine stopped: %s", error)
+        except Exception as error:  # broker, disk or bug: the worker stops, and says so
+            kind = "engine stopped" if isinstance(error, EngineError) else "engine failed"
+            log.critical("%s: %s", kind, error, exc_info=not isinstance(error, EngineError))
             await app.crash(error)
 
     @app.timer(COMPACT_EVERY_SECONDS)  # type: ignore[untyped-decorator]  # untyped
