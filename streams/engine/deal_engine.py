@@ -68,6 +68,8 @@ COMPACT_LIMIT = 50
 """Deals `compact_some` compacts per call, at most."""
 COMPACT_SCAN = 1_000
 """Stored records `compact_some` reads per call, at most."""
+RESTORE_YIELD_EVERY = 500
+"""Deals restored between two turns of the event loop (about 50 ms of work)."""
 
 
 class EngineError(DealpulseError):
@@ -334,7 +336,7 @@ class DealEngine:
             for partition in revoked:
                 self._owned.pop(partition).store.close()
                 self._highwater.pop(partition, None)
-            self._rebuild()
+            await self._rebuild()
             self._engine_metrics.forget_partitions(revoked)
             log.info("partitions revoked", extra={"partitions": sorted(revoked)})
 
@@ -358,14 +360,7 @@ class DealEngine:
                     store.replace_all(records.items(), committed)
                     start = committed
                     source = "changelog"
-                state = PartitionState.restored(
-                    store,
-                    partition,
-                    store.records(),
-                    ctx,
-                    aggregates=self._aggregates,
-                    cache_deals=self._settings.fold_cache_deals,
-                )
+                state = await self._restored(store, partition, ctx)
                 self._owned[partition] = _Owned(store, state, start, start)
                 if start is not None:
                     self._consumer.seek(tp, start)
@@ -376,19 +371,33 @@ class DealEngine:
             self._epoch += 1
             self._pruned_at = None
 
-    def _rebuild(self) -> None:
+    async def _restored(
+        self, store: PartitionStore, partition: int, ctx: MetricContext
+    ) -> PartitionState:
+        """The partition's state from its store, its deals summed into the shared aggregates.
+
+        It yields to the event loop every `RESTORE_YIELD_EVERY` deals: a restore takes
+        seconds to a minute at a million events, and the consumer's heartbeats must go on
+        meanwhile, or the group expels this worker and rebalances again.
+        """
+        state = PartitionState(
+            store,
+            partition,
+            aggregates=self._aggregates,
+            cache_deals=self._settings.fold_cache_deals,
+        )
+        for count, stored in enumerate(store.records(), start=1):
+            state.restore(stored, ctx)
+            if count % RESTORE_YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        return state
+
+    async def _rebuild(self) -> None:
         """The shared aggregates of the partitions kept, recomputed from their stores."""
         ctx = self._contexts.current()
         self._aggregates = Aggregates()
         for partition, owned in list(self._owned.items()):
-            owned.state = PartitionState.restored(
-                owned.store,
-                partition,
-                owned.store.records(),
-                ctx,
-                aggregates=self._aggregates,
-                cache_deals=self._settings.fold_cache_deals,
-            )
+            owned.state = await self._restored(owned.store, partition, ctx)
         self._epoch += 1
         self._pruned_at = None
 
