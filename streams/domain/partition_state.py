@@ -258,3 +258,22 @@ class PartitionState:
             PARTITION_FIELD: self.partition,
             HISTORY_FIELD: {**previous[HISTORY_FIELD], EVENTS_FIELD: events},
         }
+
+
+def prune_shared(
+    aggregates: Aggregates,
+    states: Iterable[PartitionState],
+    pruned_at: Mapping[Granularity, date] | None,
+    ctx: MetricContext,
+) -> Mapping[Granularity, date]:
+    """Prune the aggregates `states` share to `ctx` when it is due; the cutoffs pruned to.
+
+    Due when the cutoffs moved since `pruned_at`, or a state retracted contributions
+    computed with older ones (`stale`): pruning walks every key, so not otherwise.
+    """
+    stale = [state for state in states if state.stale]
+    if stale or pruned_at != ctx.cutoffs:
+        aggregates.prune(ctx)
+        for state in stale:
+            state.stale = False
+    return ctx.cutoffs

@@ -47,7 +47,7 @@ from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import Outcome, is_compactable_encoded
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
-from streams.domain.partition_state import HISTORY_FIELD, PartitionState
+from streams.domain.partition_state import HISTORY_FIELD, PartitionState, prune_shared
 from streams.engine.changelog import read_changelog
 from streams.engine.partition_store import PartitionStore, store_options
 from streams.errors import DealpulseError
@@ -481,12 +481,8 @@ class DealEngine:
 
     def aggregates(self, ctx: MetricContext) -> Aggregates:
         """The owned partitions' aggregates, pruned to the retention of `ctx` (not a copy)."""
-        stale = [owned.state for owned in self._owned.values() if owned.state.stale]
-        if stale or self._pruned_at != ctx.cutoffs:
-            self._aggregates.prune(ctx)
-            self._pruned_at = ctx.cutoffs
-            for state in stale:
-                state.stale = False
+        states = (owned.state for owned in self._owned.values())
+        self._pruned_at = prune_shared(self._aggregates, states, self._pruned_at, ctx)
         return self._aggregates
 
     def take_changes(self) -> set[ContributionKey]:

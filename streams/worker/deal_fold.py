@@ -29,6 +29,7 @@ from streams.domain.partition_state import (
     PARTITION_FIELD,
     DealStore,
     PartitionState,
+    prune_shared,
 )
 from streams.domain.windows import Granularity
 from streams.worker.fold_metrics import FoldMetrics
@@ -240,12 +241,9 @@ class DealFold:
         Pruned again only when the cutoffs moved or a deal retracted contributions
         computed with older ones: pruning walks every key.
         """
-        stale = [state for state in self._states.values() if state.stale]
-        if stale or self._pruned_at != ctx.cutoffs:
-            self._aggregates.prune(ctx)
-            self._pruned_at = ctx.cutoffs
-            for state in stale:
-                state.stale = False
+        self._pruned_at = prune_shared(
+            self._aggregates, self._states.values(), self._pruned_at, ctx
+        )
         return self._aggregates
 
     # --- what changed, for an export kept up to date (`ExportCache`) ---------------

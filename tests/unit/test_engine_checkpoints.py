@@ -150,13 +150,15 @@ class FakeClients:
         return {r.key: r.value for r in self.broker.logs[(topic, partition)] if r.key and r.value}
 
 
-def engine_for(settings: Settings, broker: Broker) -> DealEngine:
+def engine_for(
+    settings: Settings, broker: Broker, ingestor: type[Ingestor] = Ingestor
+) -> DealEngine:
     registry = CollectorRegistry()
     clock = settings_clock(settings)
     return DealEngine(
         settings,
         ContextSource(settings, clock),
-        Ingestor(settings, clock),
+        ingestor(settings, clock),
         fold_metrics=FoldMetrics(registry),
         ingest_metrics=IngestMetrics(registry),
         engine_metrics=EngineMetrics(registry, PARTITIONS),
@@ -269,17 +271,7 @@ def test_a_bug_in_ingest_dead_letters_the_message_and_the_partition_goes_on(
     )
     broker = Broker()
     produce(broker, messages)
-    registry = CollectorRegistry()
-    clock = settings_clock(settings)
-    engine = DealEngine(
-        settings,
-        ContextSource(settings, clock),
-        FailingIngestor(settings, clock),
-        fold_metrics=FoldMetrics(registry),
-        ingest_metrics=IngestMetrics(registry),
-        engine_metrics=EngineMetrics(registry, PARTITIONS),
-        clients=FakeClients(broker),  # type: ignore[arg-type]  # a duck-typed stand-in
-    )
+    engine = engine_for(settings, broker, FailingIngestor)
     asyncio.run(consume(engine, broker, range(PARTITIONS), None))
     letters = [r for p in range(PARTITIONS) for r in broker.logs[(settings.topic_dlq, p)]]
     reasons = [dict(r.headers)["dealpulse.reason"] for r in letters]
