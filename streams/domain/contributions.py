@@ -13,16 +13,27 @@ A deleted deal, or one with no event, contributes nothing. Zero values are left 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from streams.domain import catalogue as cat
 from streams.domain.context import MetricContext
+from streams.domain.history import StageKey
 from streams.domain.money import EXACT, Money, multiply_exact
 from streams.domain.pipeline_config import RESERVED_STAGE_NAMES, WON
-from streams.domain.view import Anomaly, DealStatus, DealView, StageVisit
+from streams.domain.view import (
+    Anomaly,
+    Churn,
+    DealStatus,
+    DealView,
+    Loss,
+    StageVisit,
+    Transition,
+    Win,
+)
 from streams.domain.windows import (
     Granularity,
     Window,
@@ -103,21 +114,96 @@ def seconds(duration: timedelta) -> Decimal:
     return EXACT.scaleb(Decimal(whole * _MICROSECONDS + duration.microseconds), -6)
 
 
+class Sections(NamedTuple):
+    """What a deal's current fields contribute, one part per metric family.
+
+    Each part is the data its metrics are computed from, or None when it adds
+    nothing: two equal parts contribute the same keys, so a deal whose event
+    changed one part recomputes that part alone (`streams.domain.live_deal`).
+    """
+
+    win: tuple[str, Win, datetime | None] | None
+    active: tuple[str, Win, datetime | None] | None
+    loss: tuple[str, Loss] | None
+    churn: tuple[str, Churn] | None
+    open: tuple[str, str | None, str | None, Money | None] | None
+    anomalies: tuple[str, frozenset[Anomaly]] | None
+
+
+class DealFields(Protocol):
+    """The current fields of a deal: a `DealView`, or the replay it is made from."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def status(self) -> DealStatus: ...
+    @property
+    def pipeline(self) -> str | None: ...
+    @property
+    def stage(self) -> str | None: ...
+    @property
+    def amount(self) -> Money | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def win(self) -> Win | None: ...
+    @property
+    def loss(self) -> Loss | None: ...
+    @property
+    def churn(self) -> Churn | None: ...
+
+
+_NO_SECTIONS = Sections(None, None, None, None, None, None)
+
+
+def sections(deal: DealFields, anomalies: frozenset[Anomaly]) -> Sections:
+    """The parts of a deal's contributions that its current fields decide."""
+    tenant, win, churn = deal.tenant, deal.win, deal.churn
+    return Sections(
+        win=None if win is None else (tenant, win, deal.created_at),
+        active=None if win is None else (tenant, win, None if churn is None else churn.churned_at),
+        loss=None if deal.loss is None else (tenant, deal.loss),
+        churn=None if churn is None else (tenant, churn),
+        open=(
+            (tenant, deal.pipeline, deal.stage, deal.amount)
+            if deal.status is DealStatus.OPEN
+            else None
+        ),
+        anomalies=(tenant, anomalies) if anomalies else None,
+    )
+
+
 def contributions(view: DealView, ctx: MetricContext) -> dict[ContributionKey, Decimal]:
     if view.status is DealStatus.DELETED or view.event_count == 0:
         return {}
-    sink = _Sink(ctx)
-    _sales(view, ctx, sink)
-    _losses(view, sink)
-    _churn(view, ctx, sink)
-    _active(view, ctx, sink)
-    _stages(view, ctx, sink)
-    _open_pipeline(view, ctx, sink)
-    for anomaly in view.anomalies | config_anomalies(view, ctx):
-        sink.add(
-            cat.DEAL_ANOMALIES.name, labels(tenant=view.tenant, anomaly=anomaly.value), None, ONE
-        )
+    sink = ContributionSink(ctx)
+    anomalies = view.anomalies | config_anomalies(view, ctx)
+    add_sections(sections(view, anomalies), None, sink)
+    StageTally().count(view.tenant, view.visits, view.transitions, ctx, sink)
     return {key: value for key, value in sink.values.items() if value != ZERO}
+
+
+def add_sections(parts: Sections, other: Sections | None, sink: ContributionSink) -> None:
+    """Add to `sink` the parts of `parts` that differ from those of `other` (all when None).
+
+    With `other` the deal's parts before an event, this adds what the event
+    contributes anew; with the two swapped, what it retracts.
+    """
+    win, active, loss, churn, open_part, anomalies = parts
+    if other is None:
+        other = _NO_SECTIONS
+    if win is not None and win != other.win:
+        _add_win(win, sink)
+    if active is not None and active != other.active:
+        _add_active(active, sink)
+    if loss is not None and loss != other.loss:
+        _add_loss(loss, sink)
+    if churn is not None and churn != other.churn:
+        _add_churn(churn, sink)
+    if open_part is not None and open_part != other.open:
+        _add_open(open_part, sink)
+    if anomalies is not None and anomalies != other.anomalies:
+        _add_anomalies(anomalies, sink)
 
 
 def config_anomalies(view: DealView, ctx: MetricContext) -> frozenset[Anomaly]:
@@ -125,13 +211,20 @@ def config_anomalies(view: DealView, ctx: MetricContext) -> frozenset[Anomaly]:
     used = {(visit.pipeline, visit.stage) for visit in view.visits}
     used.update((t.pipeline, t.to_stage) for t in view.transitions)
     used.update((t.pipeline, t.from_stage) for t in view.transitions)
+    return anomalies_of_use(used, view, ctx)
+
+
+def anomalies_of_use(
+    used: set[StageKey] | frozenset[StageKey], deal: DealFields, ctx: MetricContext
+) -> frozenset[Anomaly]:
+    """`config_anomalies` of a deal whose visits and transitions used the stages `used`."""
     found: set[Anomaly] = set()
-    if view.status is DealStatus.OPEN:
-        if view.stage is None:
+    if deal.status is DealStatus.OPEN:
+        if deal.stage is None:
             found.add(Anomaly.UNKNOWN_STAGE)
-        else:
-            used.add((view.pipeline, view.stage))
-    pipelines = {pipeline for pipeline, _ in used} | {view.pipeline}
+        elif (deal.pipeline, deal.stage) not in used:
+            used = {*used, (deal.pipeline, deal.stage)}
+    pipelines = {pipeline for pipeline, _ in used} | {deal.pipeline}
     if any(ctx.pipelines.get(pipeline) is None for pipeline in pipelines):
         found.add(Anomaly.UNKNOWN_PIPELINE)
     for pipeline, stage in used:
@@ -141,8 +234,9 @@ def config_anomalies(view: DealView, ctx: MetricContext) -> frozenset[Anomaly]:
     return frozenset(found)
 
 
-class _Sink:
-    """Collects one deal's contributions; caches the windows of each instant."""
+class ContributionSink:
+    """Collects contributions (one deal's, or what one settle adds or retracts); caches the
+    windows of each instant."""
 
     __slots__ = ("_cutoffs", "_windows", "ctx", "values")
 
@@ -197,52 +291,46 @@ def _reporting(money: Money | None, ctx: MetricContext) -> Decimal:
     return ZERO if money is None else ctx.to_reporting(money)
 
 
-def _sales(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
-    win = view.win
-    if win is None:
-        return
-    seller = _seller_labels(view.tenant, win.pipeline, win.seller)
+def _add_win(part: tuple[str, Win, datetime | None], sink: ContributionSink) -> None:
+    tenant, win, created_at = part
+    ctx = sink.ctx
+    seller = _seller_labels(tenant, win.pipeline, win.seller)
     revenue = _reporting(win.amount, ctx)
     sink.add_windowed(cat.WON_REVENUE.name, seller, win.won_at, revenue)
     sink.add_windowed(cat.DEALS_WON.name, seller, win.won_at, ONE)
     sink.add_windowed(cat.DEALS_CLOSED.name, seller, win.won_at, ONE)
     sink.observe(cat.TICKET_SIZE, seller, win.won_at, revenue, ctx.ticket_size_buckets)
-    if view.created_at is not None and view.created_at <= win.won_at:
-        cycle = seconds(win.won_at - view.created_at)
+    if created_at is not None and created_at <= win.won_at:
+        cycle = seconds(win.won_at - created_at)
         sink.observe(cat.SALES_CYCLE, seller, win.won_at, cycle, cat.DURATION_BUCKETS_SECONDS)
 
 
-def _losses(view: DealView, sink: _Sink) -> None:
-    loss = view.loss
-    if loss is None:
-        return
-    seller = _seller_labels(view.tenant, loss.pipeline, loss.seller)
+def _add_loss(part: tuple[str, Loss], sink: ContributionSink) -> None:
+    tenant, loss = part
+    seller = _seller_labels(tenant, loss.pipeline, loss.seller)
     sink.add_windowed(cat.DEALS_CLOSED.name, seller, loss.lost_at, ONE)
-    reason = labels(tenant=view.tenant, pipeline=loss.pipeline, reason=loss.reason)
+    reason = labels(tenant=tenant, pipeline=loss.pipeline, reason=loss.reason)
     sink.add_windowed(cat.DEALS_LOST.name, reason, loss.lost_at, ONE)
 
 
-def _churn(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
-    churn = view.churn
-    if churn is None:
-        return
+def _add_churn(part: tuple[str, Churn], sink: ContributionSink) -> None:
+    tenant, churn = part
     churn_labels = labels(
-        tenant=view.tenant, pipeline=churn.pipeline, seller=churn.seller, reason=churn.reason
+        tenant=tenant, pipeline=churn.pipeline, seller=churn.seller, reason=churn.reason
     )
     sink.add_windowed(cat.DEALS_CHURNED.name, churn_labels, churn.churned_at, ONE)
-    revenue = _reporting(churn.amount, ctx)
+    revenue = _reporting(churn.amount, sink.ctx)
     sink.add_windowed(cat.CHURNED_REVENUE.name, churn_labels, churn.churned_at, revenue)
 
 
-def _active(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
+def _add_active(part: tuple[str, Win, datetime | None], sink: ContributionSink) -> None:
     """+1 from the first window starting at or after the win, -1 from the churn's."""
-    win = view.win
-    if win is None:
-        return
-    seller = _seller_labels(view.tenant, win.pipeline, win.seller)
+    tenant, win, churned_at = part
+    ctx = sink.ctx
+    seller = _seller_labels(tenant, win.pipeline, win.seller)
     changes = [(win.won_at, ONE)]
-    if view.churn is not None:
-        changes.append((view.churn.churned_at, -ONE))
+    if churned_at is not None:
+        changes.append((churned_at, -ONE))
     for at, change in changes:
         for granularity, cutoff in ctx.cutoffs.items():
             start = first_window_start_at_or_after(at, granularity, ctx.timezone)
@@ -250,33 +338,156 @@ def _active(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
             sink.add(cat.DEALS_ACTIVE_CHANGE, seller, window, change)
 
 
-def _stages(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
-    first_entry: dict[tuple[str | None, str], datetime] = {}
-    first_advance: dict[tuple[str | None, str], datetime] = {}
-    for visit in view.visits:
+def _add_open(
+    part: tuple[str, str | None, str | None, Money | None], sink: ContributionSink
+) -> None:
+    tenant, pipeline, stage_name, amount = part
+    ctx = sink.ctx
+    stage = _stage_labels(tenant, pipeline, stage_name)
+    value = _reporting(amount, ctx)
+    spec = ctx.pipelines.get(pipeline)
+    probability = None if spec is None or stage_name is None else spec.win_probability(stage_name)
+    weighted = multiply_exact(value, probability) if probability is not None else ZERO
+    sink.add(cat.OPEN_DEALS.name, stage, None, ONE)
+    sink.add(cat.OPEN_PIPELINE_VALUE.name, stage, None, value)
+    sink.add(cat.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage, None, weighted)
+
+
+def _add_anomalies(part: tuple[str, frozenset[Anomaly]], sink: ContributionSink) -> None:
+    tenant, anomalies = part
+    for anomaly in anomalies:
+        sink.add(cat.DEAL_ANOMALIES.name, labels(tenant=tenant, anomaly=anomaly.value), None, ONE)
+
+
+class StageTally:
+    """What a deal's stage history has contributed so far, counted once per visit.
+
+    The stage metrics of a deal: time in stage per closed visit, a transition
+    per move, and each stage's first entry and first advance (once in the
+    deal's lifetime, `docs/metrics.md`). A replay's closed visits and
+    transitions only grow, so the tally counts each once and remembers the
+    first entries and advances: the next events add only what they append. The
+    visit in progress is counted as an entry while its stage has none before.
+    """
+
+    __slots__ = ("advanced", "entered", "open_entry", "transitions", "used", "visits")
+
+    def __init__(self) -> None:
+        self.entered: dict[StageKey, datetime] = {}
+        self.advanced: set[StageKey] = set()
+        self.used: set[StageKey] = set()
+        """Every stage its closed visits and transitions named (for the configuration
+        anomalies); `count` adds a visit in progress too, `count_live` does not."""
+        self.visits = 0
+        """Closed visits of the live replay counted (its compacted visits apart)."""
+        self.transitions = 0
+        self.open_entry: tuple[StageKey, datetime] | None = None
+        """The visit in progress, when it counts as its stage's first entry."""
+
+    def count(
+        self,
+        tenant: str,
+        visits: Iterable[StageVisit],
+        transitions: Iterable[Transition],
+        ctx: MetricContext,
+        sink: ContributionSink | None,
+    ) -> None:
+        """Count `visits` (in order; a visit in progress too) and `transitions` into `sink`."""
+        for visit in visits:
+            self._visit(tenant, visit, ctx, sink)
+        for transition in transitions:
+            self._transition(tenant, transition, sink)
+
+    def count_live(
+        self,
+        tenant: str,
+        closed: Sequence[StageVisit],
+        transitions: Sequence[Transition],
+        in_progress: StageVisit | None,
+        ctx: MetricContext,
+        added: ContributionSink | None,
+        retracted: ContributionSink | None,
+    ) -> None:
+        """Count a live replay's closed visits and transitions not counted yet, and move the
+        entry of the visit in progress: what it adds to `added`, what it retracts to
+        `retracted` (the entry of an in-progress visit that ended where it did not start)."""
+        open_before = self.open_entry
+        for visit in closed[self.visits :]:
+            key = (visit.pipeline, visit.stage)
+            if open_before is not None and open_before[0] == key and key not in self.entered:
+                if open_before[1] == visit.entered_at:
+                    self.entered[key] = visit.entered_at  # counted while in progress
+                    self.used.add(key)
+                    self._left(tenant, visit, ctx, added)
+                    open_before = None
+                    continue
+                if retracted is not None:
+                    _add_entry(tenant, open_before, retracted)
+                open_before = None
+            self._visit(tenant, visit, ctx, added)
+        self.visits = len(closed)
+        for transition in transitions[self.transitions :]:
+            self._transition(tenant, transition, added)
+        self.transitions = len(transitions)
+        open_now = None
+        if in_progress is not None:
+            key = (in_progress.pipeline, in_progress.stage)  # its pipeline can still be learnt
+            if key not in self.entered:
+                open_now = (key, in_progress.entered_at)
+        if open_before != open_now:
+            if open_before is not None and retracted is not None:
+                _add_entry(tenant, open_before, retracted)
+            if open_now is not None and added is not None:
+                _add_entry(tenant, open_now, added)
+        self.open_entry = open_now
+
+    def _visit(
+        self, tenant: str, visit: StageVisit, ctx: MetricContext, sink: ContributionSink | None
+    ) -> None:
         key = (visit.pipeline, visit.stage)
-        first_entry.setdefault(key, visit.entered_at)
+        self.used.add(key)
+        if key not in self.entered:
+            self.entered[key] = visit.entered_at
+            if sink is not None:
+                _add_entry(tenant, (key, visit.entered_at), sink)
+        self._left(tenant, visit, ctx, sink)
+
+    def _left(
+        self, tenant: str, visit: StageVisit, ctx: MetricContext, sink: ContributionSink | None
+    ) -> None:
         if visit.left_at is None:
-            continue
-        stage = _stage_labels(view.tenant, visit.pipeline, visit.stage)
+            return
+        key = (visit.pipeline, visit.stage)
+        advances = key not in self.advanced and _advances(visit, ctx)
+        if advances:
+            self.advanced.add(key)
+        if sink is None:
+            return
+        stage = _stage_labels(tenant, visit.pipeline, visit.stage)
         dwell = seconds(visit.left_at - visit.entered_at)
         sink.observe(cat.TIME_IN_STAGE, stage, visit.left_at, dwell, cat.DURATION_BUCKETS_SECONDS)
-        if key not in first_advance and _advances(visit, ctx):
-            first_advance[key] = visit.left_at
-    for (pipeline, stage_name), at in first_entry.items():
-        stage = _stage_labels(view.tenant, pipeline, stage_name)
-        sink.add_windowed(cat.STAGE_ENTERED.name, stage, at, ONE)
-    for (pipeline, stage_name), at in first_advance.items():
-        stage = _stage_labels(view.tenant, pipeline, stage_name)
-        sink.add_windowed(cat.STAGE_ADVANCED.name, stage, at, ONE)
-    for transition in view.transitions:
+        if advances:
+            sink.add_windowed(cat.STAGE_ADVANCED.name, stage, visit.left_at, ONE)
+
+    def _transition(
+        self, tenant: str, transition: Transition, sink: ContributionSink | None
+    ) -> None:
+        self.used.add((transition.pipeline, transition.to_stage))
+        self.used.add((transition.pipeline, transition.from_stage))
+        if sink is None:
+            return
         move = labels(
-            tenant=view.tenant,
+            tenant=tenant,
             pipeline=transition.pipeline,
             from_stage=transition.from_stage,
             to_stage=transition.to_stage,
         )
         sink.add_windowed(cat.STAGE_TRANSITIONS.name, move, transition.at, ONE)
+
+
+def _add_entry(tenant: str, entry: tuple[StageKey, datetime], sink: ContributionSink) -> None:
+    (pipeline, stage_name), at = entry
+    sink.add_windowed(cat.STAGE_ENTERED.name, _stage_labels(tenant, pipeline, stage_name), at, ONE)
 
 
 def _advances(visit: StageVisit, ctx: MetricContext) -> bool:
@@ -286,16 +497,3 @@ def _advances(visit: StageVisit, ctx: MetricContext) -> bool:
         return True
     spec = ctx.pipelines.get(visit.pipeline)
     return spec is not None and spec.is_advance(visit.stage, visit.left_to)
-
-
-def _open_pipeline(view: DealView, ctx: MetricContext, sink: _Sink) -> None:
-    if view.status is not DealStatus.OPEN:
-        return
-    stage = _stage_labels(view.tenant, view.pipeline, view.stage)
-    value = _reporting(view.amount, ctx)
-    spec = ctx.pipelines.get(view.pipeline)
-    probability = None if spec is None or view.stage is None else spec.win_probability(view.stage)
-    weighted = multiply_exact(value, probability) if probability is not None else ZERO
-    sink.add(cat.OPEN_DEALS.name, stage, None, ONE)
-    sink.add(cat.OPEN_PIPELINE_VALUE.name, stage, None, value)
-    sink.add(cat.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage, None, weighted)

@@ -71,7 +71,7 @@ retention is lengthened after the compaction.
 
 def fold(history: DealHistory) -> DealView:
     """The view of the deal whose distinct events `history` holds (after its snapshot)."""
-    return _replayed(history).view()
+    return replay_of(history).view()
 
 
 def snapshot(history: DealHistory) -> DealSnapshot:
@@ -80,7 +80,7 @@ def snapshot(history: DealHistory) -> DealSnapshot:
     A deleted deal's snapshot is a tombstone: deletion is final and the deal
     contributes nothing, whatever comes after.
     """
-    replay = _replayed(history)
+    replay = replay_of(history)
     newest = history.newest
     if newest is None:
         raise ValueError(f"deal {history.deal_id} has no event to snapshot")
@@ -107,18 +107,24 @@ def snapshot(history: DealHistory) -> DealSnapshot:
     )
 
 
-def _replayed(history: DealHistory) -> _Replay:
+def replay_of(history: DealHistory) -> DealReplay:
+    """The deal's state after the events of `history`: later events in order can follow."""
     if history.base is not None:
-        replay = _Replay.resume(history.deal_id, history.base)
+        replay = DealReplay.resume(history.deal_id, history.base)
     else:
-        replay = _Replay(history.deal_id, history.events[0].tenant if history.events else "")
+        replay = DealReplay(history.deal_id, history.events[0].tenant if history.events else "")
     for event in history.events:
         replay.apply(event)
     return replay
 
 
-class _Replay:
-    """The deal's state while its events are applied in order."""
+class DealReplay:
+    """The deal's state while its events are applied in order.
+
+    `streams.domain.live_deal` keeps one between a deal's events: an event that
+    sorts after every event applied so far is applied to it directly. Its lists
+    of closed visits and transitions only grow.
+    """
 
     __slots__ = (
         "amount",
@@ -162,7 +168,7 @@ class _Replay:
         self.past: DealSnapshot | None = None  # the snapshot resumed from, if any
 
     @classmethod
-    def resume(cls, deal_id: str, base: DealSnapshot) -> _Replay:
+    def resume(cls, deal_id: str, base: DealSnapshot) -> DealReplay:
         """The state a snapshot recorded, ready for the events after it."""
         replay = cls(deal_id, base.tenant)
         replay.pipeline = base.pipeline
@@ -347,7 +353,8 @@ class _Replay:
         grouped = sorted(left_for.items(), key=lambda item: pipelines.index(item[0][0]))
         return tuple((key, tuple(ways)) for key, ways in grouped)
 
-    def _past_visits(self) -> list[StageVisit]:
+    def past_visits(self) -> list[StageVisit]:
+        """The compacted visits, collapsed at `COMPACTED_AT` (none without a snapshot)."""
         if self.past is None:
             return []
         at = COMPACTED_AT
@@ -357,19 +364,29 @@ class _Replay:
             for left_to in (ways or (None,))
         ]
 
-    def view(self) -> DealView:
-        visits = [*self._past_visits(), *self.visits]
+    def in_progress(self) -> StageVisit | None:
+        """The visit the open deal is in, if it is in a stage."""
         if (
             self.status is DealStatus.OPEN
             and self.stage is not None
             and self.entered_at is not None
         ):
-            visits.append(StageVisit(self.pipeline, self.stage, self.entered_at))
-        anomalies = set(self.anomalies)
+            return StageVisit(self.pipeline, self.stage, self.entered_at)
+        return None
+
+    def view_anomalies(self) -> frozenset[Anomaly]:
+        """The anomalies of the view: those found while replaying, and the missing creation."""
         if self.created_at is None:
-            anomalies.add(Anomaly.NO_CREATED)
-        elif self.win is not None and self.created_at > self.win.won_at:
-            anomalies.add(Anomaly.CREATED_AFTER_WIN)
+            return frozenset((*self.anomalies, Anomaly.NO_CREATED))
+        if self.win is not None and self.created_at > self.win.won_at:
+            return frozenset((*self.anomalies, Anomaly.CREATED_AFTER_WIN))
+        return frozenset(self.anomalies)
+
+    def view(self) -> DealView:
+        visits = [*self.past_visits(), *self.visits]
+        in_progress = self.in_progress()
+        if in_progress is not None:
+            visits.append(in_progress)
         return DealView(
             deal_id=self.deal_id,
             event_count=self.event_count,
@@ -385,5 +402,5 @@ class _Replay:
             churn=self.churn,
             visits=tuple(visits),
             transitions=tuple(self.transitions),
-            anomalies=frozenset(anomalies),
+            anomalies=self.view_anomalies(),
         )

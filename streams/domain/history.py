@@ -71,7 +71,8 @@ PastStages = tuple[tuple[StageKey, tuple[str, ...]], ...]
 """Stages entered, each with the stages, `won` or `lost` its visits were left for."""
 
 
-def _sort_key(event: DealEvent) -> tuple[datetime, str]:
+def sort_key(event: DealEvent) -> tuple[datetime, str]:
+    """The order a deal's events are replayed in."""
     return (event.occurred_at, event.event_id)
 
 
@@ -144,7 +145,7 @@ class DealHistory:
             known = by_id.get(event.event_id)
             if known is None or _replaces(event, known):
                 by_id[event.event_id] = event
-        ordered = tuple(sorted(by_id.values(), key=_sort_key))
+        ordered = tuple(sorted(by_id.values(), key=sort_key))
         return cls(deal_id, ordered, None, frozenset(by_id))
 
     @classmethod
@@ -244,9 +245,9 @@ def _check_deal(deal_id: str, event: DealEvent) -> None:
 
 
 def _insert(events: tuple[DealEvent, ...], event: DealEvent) -> tuple[DealEvent, ...]:
-    if not events or _sort_key(events[-1]) < _sort_key(event):
+    if not events or sort_key(events[-1]) < sort_key(event):
         return (*events, event)  # the usual case: events arrive roughly in order
-    index = bisect.bisect(events, _sort_key(event), key=_sort_key)
+    index = bisect.bisect(events, sort_key(event), key=sort_key)
     return (*events[:index], event, *events[index:])
 
 

@@ -4,11 +4,14 @@ Every driver applies events through `PartitionState.apply`: the worker (one per
 owned partition), `dealpulse replay` (one over a dict) and the property tests.
 An event is admitted under rule R (`streams.domain.compaction.admit`): a new
 distinct event changes its deal's history, a duplicate or a too-late event
-changes nothing. `apply` only touches the deal's history; `settle` then writes
-every deal changed since the last settle to the store and applies each one's
-*new - old* contributions to the aggregates, once per deal however many of its
-events came in between. The worker settles after every message today; a
-batching driver settles once per checkpoint, and replay once at the end.
+changes nothing. `apply` touches the deal's history and, for an event in order,
+its live replay (`streams.domain.live_deal`); `settle` then writes every deal
+changed since the last settle to the store and applies each one's *new - old*
+contributions to the aggregates, once per deal however many of its events came
+in between: what the events in order appended and changed, or, after an event
+out of order, an id reused or a deletion, the deal recomputed whole. The engine
+settles after every batch it reads, `DealFold` after every message, and replay
+once at the end.
 
 The store maps a deal id to its stored record (`StoredDeal`, the deal codec
 below): a dict in tests, the worker's RocksDB-backed table. A batch that
@@ -25,16 +28,16 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import Outcome, admit, compact
 from streams.domain.context import MetricContext
-from streams.domain.contributions import ContributionKey, contributions
+from streams.domain.contributions import ContributionKey, ContributionSink, contributions
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory, encode_event
+from streams.domain.live_deal import LiveDeal
 from streams.domain.windows import Granularity
 
 StoredDeal = dict[str, Any]
@@ -65,22 +68,19 @@ def deal_contributions(history: DealHistory, ctx: MetricContext) -> dict[Contrib
 
 @dataclass(slots=True)
 class _Deal:
-    """A deal held in memory: its history, its record as stored, what it contributes.
-
-    `contributed` is what the aggregates hold for the deal, computed with
-    `cutoffs`; retracting it under later cutoffs is exact once the aggregates
-    are pruned (see `Aggregates.prune`). `stored` is None until the deal is
-    written at the next settle.
-    """
+    """A deal held in memory: its history, its record as stored, and its live replay."""
 
     history: DealHistory
     stored: StoredDeal | None
     """The record last written (None for a new deal): `_encode` re-uses its encoded events."""
-    contributed: dict[ContributionKey, Decimal] | None
-    """None for a deal held without them (a batch): recomputed if the deal changes again."""
-    cutoffs: Mapping[Granularity, date]
+    settled: DealHistory
+    """The history whose contributions the aggregates hold (as of the last settle)."""
+    live: LiveDeal | None
+    """The replay after `history`, whose next settle counts what changed since `settled`;
+    None in a batch (which settles once), or once an event out of order made it stale:
+    the deal is then recomputed whole at the settle."""
     changed: bool = False
-    """The history changed since the last settle: contributions to recompute."""
+    """The history changed since the last settle: contributions to bring up to date."""
     added: list[DealEvent] | None = None
     """The events added to the stored record's since, in arrival order; None when one
     replaced a twin (an id reused): the record is then encoded whole."""
@@ -102,9 +102,6 @@ class PartitionState:
         self.aggregates = Aggregates() if aggregates is None else aggregates
         self.deals = 0
         """Deals with a stored record (known when built by `restored`, or from empty)."""
-        self.stale = False
-        """True once contributions computed under other retention cutoffs were retracted:
-        the aggregates must be pruned before they are read."""
         self._cache_deals = cache_deals
         self._held: OrderedDict[str, _Deal] = OrderedDict()  # least recently used first
         self._unsettled: dict[str, _Deal] = {}
@@ -148,7 +145,8 @@ class PartitionState:
         admission = admit(history, event, ctx)
         if admission.outcome is Outcome.FOLDED:
             if deal is None:
-                deal = _Deal(admission.history, None, {}, ctx.cutoffs)
+                live = None if self.store is None else LiveDeal.empty(event.deal_id, event.tenant)
+                deal = _Deal(admission.history, None, history, live)
                 self.deals += 1
             elif not deal.changed:
                 deal.added = [] if event.event_id not in history else None
@@ -156,6 +154,13 @@ class PartitionState:
                 deal.added = None
             if deal.added is not None:
                 deal.added.append(event)
+            live = deal.live
+            if live is not None and live.follows(history, event):
+                live.apply(event)
+                if live.stale:
+                    deal.live = None
+            else:
+                deal.live = None
             deal.history = admission.history
             deal.changed = True
         elif deal is None:
@@ -172,19 +177,13 @@ class PartitionState:
             if history is not deal.history:
                 compacted += 1
             if deal.changed:
-                fresh = deal_contributions(history, ctx)
-                if deal.cutoffs != ctx.cutoffs:
-                    self.stale = True
-                assert deal.contributed is not None  # recomputed when the deal was loaded
-                self.aggregates.apply(deal.contributed, fresh)
-                deal.contributed, deal.cutoffs, deal.changed = fresh, ctx.cutoffs, False
+                self._count(deal, history, ctx)
                 if self.store is not None:
                     deal.stored = self._encode(history, deal)
             elif history is not deal.history and self.store is not None:
                 deal.stored = encode_deal(history, self.partition)
-            deal.history = history
+            deal.history = deal.settled = history
             if self.store is None:  # a batch: every deal stays in memory, no record is kept
-                deal.contributed = None  # a batch rarely changes a deal again: not kept
                 self._held[deal_id] = deal
                 continue
             assert deal.stored is not None  # a new deal is a changed one
@@ -193,6 +192,30 @@ class PartitionState:
             self._hold(deal_id, deal)
         self._unsettled.clear()
         return compacted
+
+    def _count(self, deal: _Deal, history: DealHistory, ctx: MetricContext) -> None:
+        """Bring the aggregates from the deal's settled history to `history`.
+
+        Contributions are computed under `ctx` on both sides, whatever context they
+        were added under: the keys of windows that `ctx` no longer retains are gone
+        once the aggregates are pruned to it (`Aggregates.prune`), and those of the
+        windows it retains are the same under either context. So the result is exact
+        once pruned, which `prune_shared` does whenever the cutoffs moved.
+        """
+        added = ContributionSink(ctx)
+        if deal.live is not None:
+            retracted = ContributionSink(ctx)
+            deal.live.settle(ctx, added, retracted)
+            self.aggregates.apply(retracted.values, added.values)
+            deal.changed = False
+            return
+        before = deal_contributions(deal.settled, ctx)
+        if self.store is None:  # a batch: no replay kept between settles
+            self.aggregates.apply(before, deal_contributions(history, ctx))
+        else:
+            deal.live = LiveDeal.start(history, ctx, added)
+            self.aggregates.apply(before, added.values)
+        deal.changed = False
 
     def compact(self, deal_id: str, ctx: MetricContext) -> bool:
         """Shrink one settled deal to its snapshot if it can be now; whether it was.
@@ -213,7 +236,8 @@ class PartitionState:
         self.store[deal_id] = written
         self._written[deal_id] = None
         if deal is not None:
-            deal.history, deal.stored = compacted, written
+            deal.history = deal.settled = compacted
+            deal.stored = written
         return True
 
     # --- what changed -------------------------------------------------------------
@@ -228,15 +252,13 @@ class PartitionState:
 
     def _load(self, deal_id: str, ctx: MetricContext) -> _Deal | None:
         held = self._held.pop(deal_id, None)
-        if held is not None and held.contributed is None:
-            held.contributed, held.cutoffs = deal_contributions(held.history, ctx), ctx.cutoffs
         if held is not None or self.store is None:
             return held
         stored = self.store.get(deal_id)
         if not stored:
             return None
         history = decode_deal(stored)
-        return _Deal(history, stored, deal_contributions(history, ctx), ctx.cutoffs)
+        return _Deal(history, stored, history, LiveDeal.start(history, ctx, None))
 
     def _hold(self, deal_id: str, deal: _Deal) -> None:
         if self._cache_deals <= 0:
@@ -262,18 +284,11 @@ class PartitionState:
 
 def prune_shared(
     aggregates: Aggregates,
-    states: Iterable[PartitionState],
     pruned_at: Mapping[Granularity, date] | None,
     ctx: MetricContext,
 ) -> Mapping[Granularity, date]:
-    """Prune the aggregates `states` share to `ctx` when it is due; the cutoffs pruned to.
-
-    Due when the cutoffs moved since `pruned_at`, or a state retracted contributions
-    computed with older ones (`stale`): pruning walks every key, so not otherwise.
-    """
-    stale = [state for state in states if state.stale]
-    if stale or pruned_at != ctx.cutoffs:
+    """Prune the aggregates several states share to `ctx` if its cutoffs moved since
+    `pruned_at` (pruning walks every key, so not otherwise); the cutoffs pruned to."""
+    if pruned_at != ctx.cutoffs:
         aggregates.prune(ctx)
-        for state in stale:
-            state.stale = False
     return ctx.cutoffs

@@ -481,8 +481,7 @@ class DealEngine:
 
     def aggregates(self, ctx: MetricContext) -> Aggregates:
         """The owned partitions' aggregates, pruned to the retention of `ctx` (not a copy)."""
-        states = (owned.state for owned in self._owned.values())
-        self._pruned_at = prune_shared(self._aggregates, states, self._pruned_at, ctx)
+        self._pruned_at = prune_shared(self._aggregates, self._pruned_at, ctx)
         return self._aggregates
 
     def take_changes(self) -> set[ContributionKey]:

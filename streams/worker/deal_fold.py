@@ -238,12 +238,9 @@ class DealFold:
     def aggregates(self, ctx: MetricContext) -> Aggregates:
         """The owned partitions' aggregates, pruned to the retention of `ctx` (not a copy).
 
-        Pruned again only when the cutoffs moved or a deal retracted contributions
-        computed with older ones: pruning walks every key.
+        Pruned again only when the cutoffs moved: pruning walks every key.
         """
-        self._pruned_at = prune_shared(
-            self._aggregates, self._states.values(), self._pruned_at, ctx
-        )
+        self._pruned_at = prune_shared(self._aggregates, self._pruned_at, ctx)
         return self._aggregates
 
     # --- what changed, for an export kept up to date (`ExportCache`) ---------------
