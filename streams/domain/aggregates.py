@@ -66,6 +66,15 @@ class Aggregates:
                 if changed is not None:
                     changed.add(key)
 
+    def change(self, delta: Contributions) -> None:
+        """Add `delta`, the change of one or more deals' contributions (noted in the journal)."""
+        changed = self._journal
+        for key, value in delta.items():
+            if value != ZERO:
+                self._add(key, value)
+                if changed is not None:
+                    changed.add(key)
+
     def add(self, contributions: Contributions) -> None:
         """Add a deal's contributions (as when rebuilding from recovered state)."""
         for key, value in contributions.items():

@@ -235,16 +235,25 @@ def anomalies_of_use(
 
 
 class ContributionSink:
-    """Collects contributions (one deal's, or what one settle adds or retracts); caches the
+    """Collects contributions (one deal's, or the change one settle makes); caches the
     windows of each instant."""
 
-    __slots__ = ("_cutoffs", "_windows", "ctx", "values")
+    __slots__ = ("_cutoffs", "_negate", "_windows", "ctx", "values")
 
     def __init__(self, ctx: MetricContext) -> None:
         self.ctx = ctx
         self.values: dict[ContributionKey, Decimal] = {}
         self._windows: dict[datetime, tuple[Window, ...]] = {}
         self._cutoffs = tuple(ctx.cutoffs.items())
+        self._negate = False
+
+    def retracting(self) -> ContributionSink:
+        """A sink into the same values that subtracts what is added to it: with this one,
+        `values` is the change from what it retracts to what this one adds."""
+        other = ContributionSink.__new__(ContributionSink)
+        other.ctx, other.values, other._windows = self.ctx, self.values, self._windows
+        other._cutoffs, other._negate = self._cutoffs, not self._negate
+        return other
 
     def windows(self, at: datetime) -> tuple[Window, ...]:
         """The retained windows containing instant `at`, one per granularity."""
@@ -255,12 +264,16 @@ class ContributionSink:
         return found
 
     def add(self, metric: str, label_pairs: Labels, window: Window | None, value: Decimal) -> None:
+        if self._negate:
+            value = EXACT.minus(value)
         key: ContributionKey = new_key(ContributionKey, (metric, label_pairs, window))
         known = self.values.get(key)
         self.values[key] = value if known is None else EXACT.add(known, value)
 
     def add_windowed(self, metric: str, label_pairs: Labels, at: datetime, value: Decimal) -> None:
         values = self.values  # `add` inlined: most of a deal's keys come through here
+        if self._negate:
+            value = EXACT.minus(value)
         for window in self.windows(at):
             key: ContributionKey = new_key(ContributionKey, (metric, label_pairs, window))
             known = values.get(key)

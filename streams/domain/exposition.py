@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -32,13 +33,18 @@ _GroupKey = tuple[str, Labels, Window | None]
 
 
 def exposition_samples(
-    snapshot: Snapshot, ctx: MetricContext, windows: Collection[Window] | None = None
+    snapshot: Snapshot,
+    ctx: MetricContext,
+    windows: Collection[Window] | None = None,
+    *,
+    active: ActiveWindows | None = None,
 ) -> dict[ContributionKey, Decimal]:
     """The samples of `snapshot`; the running totals only in `windows` when given.
 
     The running totals of the active-deal changes start at the oldest retained
     window, so `snapshot` must hold all of their changes even when only a few
-    windows are wanted.
+    windows are wanted. `active` is `active_windows(ctx, windows)`, if the caller
+    has it already.
     """
     samples: dict[ContributionKey, Decimal] = {}
     buckets: dict[_GroupKey, dict[str, Decimal]] = {}
@@ -61,12 +67,16 @@ def exposition_samples(
         for (name, base, window), counts in buckets.items():
             samples.update(_cumulate(_HISTOGRAM[name], base, window, les[name], counts))
     if changes:
-        retained, targets = _running_total_windows(ctx, windows)
+        plan = active if active is not None else active_windows(ctx, windows)
         for (labels, granularity), steps in changes.items():
-            if granularity in retained:
+            if granularity in plan.retained:
                 samples.update(
                     _running_totals(
-                        labels, granularity, steps, retained[granularity], targets[granularity]
+                        labels,
+                        granularity,
+                        steps,
+                        plan.retained[granularity],
+                        plan.targets[granularity],
                     )
                 )
     return samples
@@ -140,32 +150,32 @@ def _running_totals(
     return totals
 
 
-_Retained = dict[Granularity, frozenset[date]]
-_Targets = dict[Granularity, tuple[date, ...]]
-_last_windows: tuple[MetricContext, frozenset[Window] | None, _Retained, _Targets] | None = None
+@dataclass(frozen=True, slots=True)
+class ActiveWindows:
+    """Where the running totals of active deals are: per granularity, the retained window
+    starts (the steps that count) and those of them exported, oldest first."""
+
+    retained: Mapping[Granularity, frozenset[date]]
+    targets: Mapping[Granularity, tuple[date, ...]]
 
 
-def _running_total_windows(
-    ctx: MetricContext, windows: Collection[Window] | None
-) -> tuple[_Retained, _Targets]:
-    """Per granularity: the retained window starts, and those of them in `windows` (all when
-    None), oldest first. Computed once per context and `windows`: an export calls
-    `exposition_samples` for every group of series it derives, with the same ones."""
-    global _last_windows
+def active_windows(ctx: MetricContext, windows: Collection[Window] | None = None) -> ActiveWindows:
+    """The `ActiveWindows` of `ctx`, exported in `windows` (all retained ones when None).
+
+    An export that calls `exposition_samples` for many groups of series computes this
+    once and passes it to each call.
+    """
     wanted = None if windows is None else frozenset(windows)
-    last = _last_windows
-    if last is not None and last[0] is ctx and last[1] == wanted:
-        return last[2], last[3]
     starts = {
         granularity: retained_windows(ctx.now, granularity, retention, ctx.timezone)
         for granularity, retention in ctx.retention.items()
     }
-    retained = {granularity: frozenset(dates) for granularity, dates in starts.items()}
-    targets = {
-        granularity: tuple(
-            start for start in dates if wanted is None or Window(granularity, start) in wanted
-        )
-        for granularity, dates in starts.items()
-    }
-    _last_windows = (ctx, wanted, retained, targets)
-    return retained, targets
+    return ActiveWindows(
+        retained={granularity: frozenset(dates) for granularity, dates in starts.items()},
+        targets={
+            granularity: tuple(
+                start for start in dates if wanted is None or Window(granularity, start) in wanted
+            )
+            for granularity, dates in starts.items()
+        },
+    )

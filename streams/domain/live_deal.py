@@ -30,19 +30,23 @@ from streams.domain.contributions import (
 from streams.domain.events import DealEvent
 from streams.domain.fold import DealReplay, replay_of
 from streams.domain.history import DealHistory, sort_key
-from streams.domain.view import DealStatus
+from streams.domain.view import Anomaly, DealStatus
 
 
 class LiveDeal:
     """A deal's replay, and what the aggregates hold for it, to apply its next events."""
 
-    __slots__ = ("parts", "replay", "tally")
+    __slots__ = ("_config_anomalies", "_config_checked", "parts", "replay", "tally")
 
     def __init__(self, replay: DealReplay) -> None:
         self.replay = replay
         self.tally = StageTally()
         self.parts: Sections | None = None
         """The sections the aggregates hold; None while they hold nothing for the deal."""
+        self._config_checked: tuple[object, ...] = ()
+        """What `_config_anomalies` was found from: the stages used (a set that only grows,
+        so its size), the current pipeline, stage and status, and the configuration."""
+        self._config_anomalies: frozenset[Anomaly] = frozenset()
 
     @classmethod
     def empty(cls, deal_id: str, tenant: str) -> LiveDeal:
@@ -94,10 +98,19 @@ class LiveDeal:
             added,
             retracted,
         )
-        anomalies = replay.view_anomalies() | anomalies_of_use(tally.used, replay, ctx)
+        anomalies = replay.view_anomalies() | self._against_config(ctx)
         parts = sections(replay, anomalies)
         if added is not None:
             add_sections(parts, self.parts, added)
         if retracted is not None and self.parts is not None:
             add_sections(self.parts, parts, retracted)
         self.parts = parts
+
+    def _against_config(self, ctx: MetricContext) -> frozenset[Anomaly]:
+        """`anomalies_of_use` of the deal, found again only when what it depends on changed."""
+        replay = self.replay
+        checked = (len(self.tally.used), replay.pipeline, replay.stage, replay.status)
+        if checked != self._config_checked[:4] or self._config_checked[4] is not ctx.pipelines:
+            self._config_anomalies = anomalies_of_use(self.tally.used, replay, ctx)
+            self._config_checked = (*checked, ctx.pipelines)
+        return self._config_anomalies

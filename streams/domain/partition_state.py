@@ -204,9 +204,8 @@ class PartitionState:
         """
         added = ContributionSink(ctx)
         if deal.live is not None:
-            retracted = ContributionSink(ctx)
-            deal.live.settle(ctx, added, retracted)
-            self.aggregates.apply(retracted.values, added.values)
+            deal.live.settle(ctx, added, added.retracting())
+            self.aggregates.change(added.values)
             deal.changed = False
             return
         before = deal_contributions(deal.settled, ctx)

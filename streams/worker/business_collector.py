@@ -30,7 +30,7 @@ from streams.domain import catalogue as cat
 from streams.domain.aggregates import Aggregates
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
-from streams.domain.exposition import exposition_samples
+from streams.domain.exposition import ActiveWindows, exposition_samples
 from streams.domain.label_cap import (
     DEFAULT_MAX_SELLERS_PER_TENANT,
     SELLER_LABELS_FOLDED,
@@ -126,11 +126,13 @@ def exported_samples(
     aggregated: Mapping[ContributionKey, Decimal],
     ctx: MetricContext,
     exported: Mapping[Window, str],
+    active: ActiveWindows | None = None,
 ) -> dict[ContributionKey, Decimal]:
-    """The samples of exported aggregates (see `is_exported`), in the exported windows only."""
+    """The samples of exported aggregates (see `is_exported`), in the exported windows only
+    (`active`: `active_windows(ctx, exported)`, when the caller has it)."""
     return {
         key: value
-        for key, value in exposition_samples(aggregated, ctx, exported).items()
+        for key, value in exposition_samples(aggregated, ctx, exported, active=active).items()
         if key.window is None or key.window in exported
     }
 

@@ -29,6 +29,7 @@ from typing import NamedTuple
 from streams.domain.catalogue import ALL_METRICS, INF, WINDOW_LABELS, MetricSpec
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ZERO, ContributionKey, Labels, new_key
+from streams.domain.exposition import ActiveWindows, active_windows
 from streams.domain.label_cap import (
     DEFAULT_MAX_SELLERS_PER_TENANT,
     OTHER_SELLER,
@@ -196,9 +197,10 @@ class ExportCache:
                 else:
                     group.aggregated[key] = now
             dirty = set(before)
+        active = active_windows(ctx, exported)
         for where in dirty:
             group = self._groups[where]
-            group.samples = exported_samples(group.aggregated, ctx, exported)
+            group.samples = exported_samples(group.aggregated, ctx, exported, active)
             group.revenue = ranking_revenue(group.samples)
             group.text = None
             self._note_shown(where, bool(group.samples))
@@ -213,7 +215,7 @@ class ExportCache:
                 self._update_other(tenant, names, dirty, before)
         for tenant in set(self._others) - set(sellers):
             del self._others[tenant]
-        return self._body(ctx, exported, folded)
+        return self._body(ctx, exported, active, folded)
 
     def _note_shown(self, where: GroupKey, shown: bool) -> None:
         """Keep `_sellers` and `_unsold` up to date: a scrape does not scan every group."""
@@ -371,7 +373,11 @@ class ExportCache:
                 counts[target] = count
 
     def _body(
-        self, ctx: MetricContext, exported: dict[Window, str], folded: dict[str, int]
+        self,
+        ctx: MetricContext,
+        exported: dict[Window, str],
+        active: ActiveWindows,
+        folded: dict[str, int],
     ) -> bytes:
         texts: list[Text] = []
         shown = [
@@ -387,7 +393,7 @@ class ExportCache:
         for _, other in sorted(self._others.items()):
             if other.members:
                 if other.text is None:
-                    samples = exported_samples(other.aggregated, ctx, exported)
+                    samples = exported_samples(other.aggregated, ctx, exported, active)
                     other.text = self._text(samples, exported)
                 texts.append(other.text)
         out: list[bytes] = []

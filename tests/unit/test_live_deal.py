@@ -35,9 +35,9 @@ def by_deal(events: list[DealEvent]) -> dict[str, DealHistory]:
 
 
 def settle_into(live: LiveDeal, aggregates: Aggregates, ctx: MetricContext) -> None:
-    added, retracted = ContributionSink(ctx), ContributionSink(ctx)
-    live.settle(ctx, added, retracted)
-    aggregates.apply(retracted.values, added.values)
+    change = ContributionSink(ctx)
+    live.settle(ctx, change, change.retracting())
+    aggregates.change(change.values)
 
 
 @settings(max_examples=300)
