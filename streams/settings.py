@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         default=65_536, ge=1024, description="Larger messages go to the DLQ as oversize."
     )
+    max_key_bytes: int = Field(
+        default=1024, ge=16, description="Messages with a longer key go to the DLQ as oversize."
+    )
+    max_headers_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        description="Messages whose headers (names and values) are larger go to the DLQ as "
+        "oversize.",
+    )
     max_future_skew: timedelta = Field(
         default=timedelta(hours=24),
         description="Events dated further ahead of the clock go to the DLQ (ISO 8601 duration).",

@@ -229,7 +229,7 @@ class DealEngine:
                 log.exception("ingest failed", extra={"origin": raw.origin})
                 outcome = Rejection(Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
             if isinstance(outcome, Rejection):
-                owned.letters.append(dead_letter(raw, outcome))
+                owned.letters.append(dead_letter(raw, outcome, self._ingestor.limits))
                 self._ingest_metrics.record_rejected(outcome.reason)
                 log.info(
                     "message rejected",

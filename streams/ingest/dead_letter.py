@@ -1,33 +1,55 @@
 """The dead-letter record: the original bytes and headers, plus why and from where.
 
 Reason headers are added, never substituted, so a fixed message can be
-replayed from the DLQ by copying value and original headers back.
+replayed from the DLQ by copying value and original headers back. A tombstone
+stays a tombstone. Only a part too large to pass the size limits (`SizeLimits`)
+is cut: the value and key to the limit, the original headers dropped. The copy
+then says so in `dealpulse.truncated` (what was cut and its size), and the
+original is still where `dealpulse.origin` says. Without the cut, the copy of a
+message near the broker's limit (1 MB) would be refused by the producer, and the
+worker would stop rather than lose it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from streams.ingest.decode import SizeLimits, headers_size
 from streams.ingest.message import Headers, RawMessage
 from streams.ingest.rejection import Rejection
 
 REASON_HEADER = "dealpulse.reason"
 DETAIL_HEADER = "dealpulse.detail"
 ORIGIN_HEADER = "dealpulse.origin"
+TRUNCATED_HEADER = "dealpulse.truncated"
 MAX_DETAIL_BYTES = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     key: bytes | None
-    value: bytes
+    value: bytes | None
     headers: Headers
 
 
-def dead_letter(message: RawMessage, rejection: Rejection) -> DeadLetter:
-    extra = (
+def dead_letter(message: RawMessage, rejection: Rejection, limits: SizeLimits) -> DeadLetter:
+    key, value, headers = message.key, message.value, message.headers
+    cut: list[str] = []
+    if value is not None and len(value) > limits.value_bytes:
+        cut.append(f"value {len(value)}")
+        value = value[: limits.value_bytes]
+    if key is not None and len(key) > limits.key_bytes:
+        cut.append(f"key {len(key)}")
+        key = key[: limits.key_bytes]
+    size = headers_size(headers)
+    if size > limits.headers_bytes:
+        cut.append(f"headers {size}")
+        headers = ()
+    extra: Headers = (
         (REASON_HEADER, rejection.reason.value.encode()),
         (DETAIL_HEADER, rejection.detail.encode("utf-8", "replace")[:MAX_DETAIL_BYTES]),
         (ORIGIN_HEADER, message.origin.encode("utf-8", "replace")),
     )
-    return DeadLetter(key=message.key, value=message.value or b"", headers=message.headers + extra)
+    if cut:
+        extra += ((TRUNCATED_HEADER, ", ".join(cut).encode()),)
+    return DeadLetter(key=key, value=value, headers=headers + extra)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from streams.domain.events import DealEvent
-from streams.ingest.decode import decode
+from streams.ingest.decode import SizeLimits, decode
 from streams.ingest.message import RawMessage
 from streams.ingest.rejection import Rejection
 from streams.ingest.schema import event_schema
@@ -22,7 +22,11 @@ def utc_now() -> datetime:
 
 class Ingestor:
     def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
-        self._max_message_bytes = settings.max_message_bytes
+        self._limits = SizeLimits(
+            value_bytes=settings.max_message_bytes,
+            key_bytes=settings.max_key_bytes,
+            headers_bytes=settings.max_headers_bytes,
+        )
         self._validator = EventValidator(
             event_schema(),
             max_amount=settings.max_amount,
@@ -31,8 +35,13 @@ class Ingestor:
         )
         self._clock = clock
 
+    @property
+    def limits(self) -> SizeLimits:
+        """The size limits it checks; a dead letter's copy is cut to them."""
+        return self._limits
+
     def ingest(self, message: RawMessage, *, check_key: bool = True) -> DealEvent | Rejection:
-        decoded = decode(message, self._max_message_bytes)
+        decoded = decode(message, self._limits)
         if isinstance(decoded, Rejection):
             return decoded
         return self._validator.validate(decoded, message.key, self._clock(), check_key=check_key)

@@ -9,9 +9,8 @@ future-skew limit, the amount ceiling and the key matching `deal_id`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,6 +19,7 @@ import jsonschema_rs
 from streams.domain.events import DEFAULT_TENANT, DealEvent, EventType
 from streams.domain.money import Money
 from streams.ingest.rejection import Reason, Rejection
+from streams.ingest.timestamps import parse_timestamp
 
 Clock = Callable[[], datetime]
 
@@ -30,7 +30,6 @@ _FIELD_REASONS = {
     "occurred_at": Reason.BAD_TIMESTAMP,
 }
 _MISSING_VALIDATORS = frozenset({"required", "dependentRequired"})
-_FRACTION = re.compile(r"\.(\d+)")
 
 
 class EventValidator:
@@ -53,8 +52,11 @@ class EventValidator:
         self, payload: dict[str, Any], key: bytes | None, now: datetime, *, check_key: bool = True
     ) -> DealEvent | Rejection:
         """`check_key=False` for sources without message keys (JSONL files)."""
-        if not self._validator.is_valid(payload):
-            return _rejection_for(next(iter(self._validator.iter_errors(payload))))
+        try:
+            if not self._validator.is_valid(payload):
+                return _rejection_for(next(iter(self._validator.iter_errors(payload))))
+        except ValueError as error:  # jsonschema-rs on deep nesting: "Recursion limit reached"
+            return Rejection(Reason.SCHEMA_VIOLATION, f"cannot be validated: {error}")
         occurred_at = parse_timestamp(payload["occurred_at"])
         if occurred_at is None:
             return Rejection(Reason.BAD_TIMESTAMP, f"not a date-time: {payload['occurred_at']!r}")
@@ -93,19 +95,6 @@ class EventValidator:
             source=payload.get("source"),
             schema_version=payload["schema_version"],
         )
-
-
-def parse_timestamp(text: str) -> datetime | None:
-    """RFC 3339 to aware UTC; `None` for calendar nonsense such as February 30th."""
-    normalised = text.upper().replace(" ", "T").replace("Z", "+00:00")
-    normalised = _FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), normalised)
-    try:
-        parsed = datetime.fromisoformat(normalised)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC)
 
 
 def _money(payload: dict[str, Any]) -> Money | None:

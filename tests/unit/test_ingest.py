@@ -159,6 +159,105 @@ def test_structured_cloudevent_without_id_is_rejected() -> None:
     assert reason_of(message) is Reason.BAD_CLOUDEVENT
 
 
+@pytest.mark.parametrize(
+    ("attribute", "data_field", "in_data"),
+    [
+        ("ce_id", "event_id", "e-2"),
+        ("ce_type", "type", "deal.lost"),
+        ("ce_time", "occurred_at", "2026-11-01T11:00:00Z"),
+        ("ce_subject", "deal_id", "deal-1"),
+    ],
+)
+def test_a_cloudevent_attribute_never_silently_overrides_its_data(
+    attribute: str, data_field: str, in_data: str
+) -> None:
+    headers = cloudevent_headers(ce_subject=b"deal-2")
+    data = {**CE_DATA, data_field: in_data}
+    message = RawMessage(key=b"deal-1", value=json.dumps(data).encode(), headers=headers)
+    if attribute != "ce_subject":
+        data["deal_id"] = "deal-1"
+        headers = cloudevent_headers()
+        message = RawMessage(key=b"deal-1", value=json.dumps(data).encode(), headers=headers)
+    outcome = make_ingestor().ingest(message)
+    assert isinstance(outcome, Rejection)
+    assert outcome.reason is Reason.BAD_CLOUDEVENT
+    assert data_field in outcome.detail
+
+
+def test_a_cloudevent_attribute_that_agrees_with_its_data_is_accepted() -> None:
+    data = {
+        **CE_DATA,
+        "event_id": "e-1",
+        "type": "deal.won",
+        "occurred_at": "2026-11-01T11:00+01:00",
+    }
+    message = RawMessage(
+        key=b"deal-1", value=json.dumps(data).encode(), headers=cloudevent_headers()
+    )
+    assert isinstance(make_ingestor().ingest(message), DealEvent)
+
+
+def test_only_cloudevents_1_0_are_read() -> None:
+    data = json.dumps(CE_DATA).encode()
+    binary = RawMessage(b"deal-1", data, cloudevent_headers(ce_specversion=b"0.3"))
+    assert reason_of(binary) is Reason.BAD_CLOUDEVENT
+    envelope = {"specversion": "0.3", "id": "e-1", "source": "/crm", "type": "deal.won"}
+    structured = RawMessage(
+        b"deal-1",
+        json.dumps({**envelope, "data": CE_DATA}).encode(),
+        (("content-type", b"application/cloudevents+json"),),
+    )
+    assert reason_of(structured) is Reason.BAD_CLOUDEVENT
+
+
+@pytest.mark.parametrize("instant", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"])
+def test_an_instant_utc_cannot_hold_is_a_bad_timestamp(instant: str) -> None:
+    assert reason_of(message_for({**WON, "occurred_at": instant})) is Reason.BAD_TIMESTAMP
+
+
+def test_fields_nested_too_deep_to_validate_are_a_schema_violation() -> None:
+    nested: dict[str, Any] = {}
+    for _ in range(300):
+        nested = {"x": nested}
+    assert reason_of(message_for({**WON, "extra": nested})) is Reason.SCHEMA_VIOLATION
+
+
+def test_keys_and_headers_have_a_size_limit() -> None:
+    long_key = RawMessage(key=b"k" * 1025, value=json.dumps(WON).encode())
+    assert reason_of(long_key) is Reason.OVERSIZE
+    many_headers = message_for(WON)
+    many_headers = RawMessage(many_headers.key, many_headers.value, (("trace", b"x" * 20_000),))
+    assert reason_of(many_headers) is Reason.OVERSIZE
+    assert isinstance(make_ingestor(max_headers_bytes=32_768).ingest(many_headers), DealEvent)
+
+
+def test_a_dead_letter_keeps_a_tombstone_and_cuts_only_what_is_over_the_limits() -> None:
+    ingestor = make_ingestor()
+    tombstone = RawMessage(key=b"deal-1", value=None, topic="t", partition=0, offset=1)
+    rejection = ingestor.ingest(tombstone)
+    assert isinstance(rejection, Rejection)
+    kept = dead_letter(tombstone, rejection, ingestor.limits)
+    assert kept.value is None
+    assert "dealpulse.truncated" not in dict(kept.headers)
+    huge = RawMessage(
+        key=b"k" * 5000,
+        value=b"v" * 1_040_000,
+        headers=(("trace", b"x" * 20_000),),
+        topic="t",
+        partition=0,
+        offset=2,
+    )
+    rejection = ingestor.ingest(huge)
+    assert isinstance(rejection, Rejection)
+    letter = dead_letter(huge, rejection, ingestor.limits)
+    assert letter.value == b"v" * ingestor.limits.value_bytes
+    assert letter.key == b"k" * ingestor.limits.key_bytes
+    headers = dict(letter.headers)
+    assert "trace" not in headers
+    assert headers["dealpulse.truncated"] == b"value 1040000, key 5000, headers 20005"
+    assert headers["dealpulse.origin"] == b"t/0/2"
+
+
 def test_cloudevent_with_non_object_data_is_rejected() -> None:
     message = RawMessage(key=b"deal-1", value=b"[1]", headers=cloudevent_headers())
     assert reason_of(message) is Reason.BAD_CLOUDEVENT
@@ -178,7 +277,7 @@ def test_dead_letter_keeps_bytes_and_headers_and_adds_the_reason() -> None:
     )
     rejection = make_ingestor().ingest(message)
     assert isinstance(rejection, Rejection)
-    letter = dead_letter(message, rejection)
+    letter = dead_letter(message, rejection, make_ingestor().limits)
     assert letter.value == b"\xff"
     assert letter.key == b"k"
     assert letter.headers[0] == ("trace", b"1")
