@@ -137,9 +137,13 @@ async def _read_topic(settings: Settings, topic: str, advance: Advance) -> list[
     try:
         partitions = [TopicPartition(topic, p) for p in (await _partitions(settings, topic))]
         ends = await consumer.end_offsets(partitions)
-        pending = {tp for tp in partitions if ends[tp] > 0}
+        starts = await consumer.beginning_offsets(partitions)
+        pending = {tp for tp in partitions if ends[tp] > starts[tp]}  # retention may empty one
         consumer.assign(list(pending))
-        await consumer.seek_to_beginning(*pending)
+        for tp in pending:
+            # An explicit seek: `seek_to_beginning` right after `assign` could lose to the
+            # assignment's own reset and leave the position at the end (the changelog reader).
+            consumer.seek(tp, starts[tp])
         out: list[list[RawMessage]] = []
         while pending:
             fetched = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
