@@ -77,11 +77,11 @@ def batch_settings(bootstrap: str) -> Settings:
 
 
 def expected(found: Sequence[OutboundMessage], settings: Settings) -> Expected:
-    raw = (
+    raw = [
         RawMessage(key=message.key, value=message.value, headers=message.headers)
         for message in found
-    )
-    result = replay(settings, raw, check_key=True)
+    ]
+    result = replay(settings, lambda: raw, check_key=True)
     snapshot = decode_snapshot(result.rows)
     ctx = build_context(settings, CLOCK)
     return Expected(

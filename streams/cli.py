@@ -222,6 +222,12 @@ def replay(
     out: Annotated[
         Path | None, typer.Option(help="Write the summary and every metric value as JSON here.")
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Processes to compute in (default: DEALPULSE_REPLAY_PROCESSES; 0 = CPUs)."
+        ),
+    ] = None,
 ) -> None:
     """Compute the metrics in one batch from a JSONL file or a topic: the oracle and backfill."""
     from rich.console import Console
@@ -237,7 +243,9 @@ def replay(
     tune_collector(settings)
     console = Console(stderr=True)
     try:
-        result = run_replay(settings, source, topic, show_progress=console.is_terminal)
+        result = run_replay(
+            settings, source, topic, show_progress=console.is_terminal, processes=processes
+        )
     except DealpulseError as error:
         raise fail(error) from error
     print_summary(result, Console())

@@ -7,7 +7,8 @@ configuration, and only the CLI turns them into an exit code::
     DealpulseError
     ├── ConfigurationError      settings or files that cannot work
     ├── PrerequisiteMissingError     Java, Maven or a jar the local broker needs
-    └── BrokerError             the local broker did not start, answer or stop
+    ├── BrokerError             the local broker did not start, answer or stop
+    └── ReplayError             a process of `dealpulse replay` failed or vanished
 """
 
 
@@ -25,3 +26,7 @@ class PrerequisiteMissingError(DealpulseError):
 
 class BrokerError(DealpulseError):
     """The local Kafka broker did not start, answer or stop as expected."""
+
+
+class ReplayError(DealpulseError):
+    """A process of `dealpulse replay` failed or ended without its result."""

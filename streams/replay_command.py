@@ -3,7 +3,12 @@
 It reads every message of a JSONL file or of a topic (from its first offset up
 to its end when the replay starts), ingests each one exactly as the worker does,
 and computes the metrics of the distinct accepted events in one pass. It is the
-oracle the stream is tested against, and the backfill tool.
+backfill tool, and a second way to the stream's numbers.
+
+It computes in several processes (`DEALPULSE_REPLAY_PROCESSES`, one per CPU by
+default): each reads every message and ingests and folds those of the deals
+whose id hashes to it, so a deal is whole in one process, and the processes'
+sums add up to the one-process result exactly.
 
 It runs the worker's own step, `PartitionState`, over a dict: replay equals
 the stream on every history, reused event ids included. Events too late for
@@ -19,21 +24,32 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
 import time
+import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import Outcome
+from streams.domain.context import MetricContext
+from streams.domain.contributions import ContributionKey
 from streams.domain.partition_state import PartitionState
 from streams.domain.snapshot_codec import encode_snapshot
-from streams.errors import ConfigurationError
+from streams.errors import ConfigurationError, ReplayError
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage, normalise_headers
 from streams.ingest.rejection import Rejection
@@ -56,6 +72,7 @@ class ReplayResult:
     now: str = ""
     seconds: float = 0.0
     """Wall-clock time from the first message read to the metrics computed."""
+    processes: int = 1
 
     @property
     def events_per_second(self) -> float:
@@ -75,56 +92,219 @@ class ReplayResult:
         }
 
 
-def replay(settings: Settings, messages: Iterator[RawMessage], *, check_key: bool) -> ReplayResult:
+MessageSource = Callable[[], Iterable[RawMessage]]
+"""Every message to replay, from the first each time it is called (once per process)."""
+PROGRESS_POLL_SECONDS = 0.2
+PROGRESS_EVERY_MESSAGES = 1024
+
+
+@dataclass
+class _Part:
+    """What one process found in the messages it owns (every deal is whole in one)."""
+
+    messages: int = 0
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    distinct_events: int = 0
+    too_late: int = 0
+    deals: int = 0
+    sums: dict[ContributionKey, Decimal] = field(default_factory=dict)
+
+
+def replay(
+    settings: Settings,
+    source: MessageSource,
+    *,
+    check_key: bool,
+    processes: int = 1,
+    advance: Advance = lambda _: None,
+) -> ReplayResult:
     """Every accepted event through the worker's step (`PartitionState`), settled once.
 
     The same de-duplication as the stream's, per deal: a reused `event_id`
-    is settled by the tie-break of `docs/events.md`, whatever the order.
+    is settled by the tie-break of `docs/events.md`, whatever the order. With
+    several `processes`, each one reads every message and computes the deals
+    whose id hashes to it (`owner`); their sums add up exactly, since the
+    aggregates are sums of per-deal contributions.
     """
     clock = settings_clock(settings)
     ingestor = Ingestor(settings, clock)
     ctx = build_context(settings, clock())
-    result = ReplayResult(now=ctx.now.isoformat())
+    started = time.perf_counter()
+    if processes <= 1:
+        parts = [_replay_part(ingestor, ctx, source(), check_key=check_key, advance=advance)]
+    else:
+        parts = _in_processes(ingestor, ctx, source, check_key, processes, advance)
+    total = Aggregates()
+    result = ReplayResult(now=ctx.now.isoformat(), processes=max(processes, 1))
+    for part in parts:
+        result.messages += part.messages
+        result.accepted += part.accepted
+        result.rejected.update(part.rejected)
+        result.distinct_events += part.distinct_events
+        result.too_late += part.too_late
+        result.deals += part.deals
+        total.add(part.sums)
+    result.rows = encode_snapshot(total.snapshot())
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def owner(message: RawMessage, processes: int, *, by_key: bool) -> int:
+    """The process that replays `message`: the same for every message of one deal.
+
+    A topic's messages are keyed by deal id (a key that is not the deal id is
+    refused anyway), a file's are not: its lines go by the `deal_id` in the
+    body, and a line without one (refused whatever the process) to the first.
+    """
+    token = (message.key or b"") if by_key else _body_deal_id(message.value)
+    return zlib.crc32(token) % processes
+
+
+def _body_deal_id(value: bytes | None) -> bytes:
+    try:
+        body = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return b""
+    deal_id = body.get("deal_id") if isinstance(body, dict) else None
+    return deal_id.encode("utf-8", "replace") if isinstance(deal_id, str) else b""
+
+
+def _replay_part(
+    ingestor: Ingestor,
+    ctx: MetricContext,
+    messages: Iterable[RawMessage],
+    *,
+    check_key: bool,
+    advance: Advance,
+) -> _Part:
+    part = _Part()
     state = PartitionState(None)
     in_time: set[tuple[str, str]] = set()
     too_late: set[tuple[str, str]] = set()
-    started = time.perf_counter()
+    unreported = 0
     for message in messages:
-        result.messages += 1
+        part.messages += 1
+        unreported += 1
+        if unreported == PROGRESS_EVERY_MESSAGES:
+            advance(unreported)
+            unreported = 0
         outcome = ingestor.ingest(message, check_key=check_key)
         if isinstance(outcome, Rejection):
-            result.rejected[outcome.reason.value] += 1
+            part.rejected[outcome.reason.value] += 1
             continue
-        result.accepted += 1
+        part.accepted += 1
         known = (outcome.deal_id, outcome.event_id)
         if state.apply(outcome, ctx) is Outcome.TOO_LATE:
             too_late.add(known)
         else:
             in_time.add(known)
+    advance(unreported)
     state.settle(ctx)
-    result.distinct_events = len(in_time | too_late)
-    result.too_late = len(too_late - in_time)
-    result.deals = state.deals
-    result.rows = encode_snapshot(state.aggregates.snapshot())
-    result.seconds = time.perf_counter() - started
-    return result
+    part.distinct_events = len(in_time | too_late)
+    part.too_late = len(too_late - in_time)
+    part.deals = state.deals
+    part.sums = state.aggregates.snapshot()
+    return part
 
 
-def jsonl_messages(path: Path, advance: Advance) -> Iterator[RawMessage]:
+def _in_processes(
+    ingestor: Ingestor,
+    ctx: MetricContext,
+    source: MessageSource,
+    check_key: bool,
+    processes: int,
+    advance: Advance,
+) -> list[_Part]:
+    """`_replay_part` in `processes` forked children, one share of the deals each."""
+    context = multiprocessing.get_context("fork")  # the children inherit the source as is
+    progress = [context.Value("q", 0, lock=False) for _ in range(processes)]
+    results: list[Connection] = []
+    children: list[BaseProcess] = []
+    for index in range(processes):
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_part_in_child,
+            args=(sender, ingestor, ctx, source, check_key, (index, processes), progress[index]),
+            name=f"dealpulse-replay-{index}",
+            daemon=True,
+        )
+        child.start()
+        sender.close()
+        results.append(receiver)
+        children.append(child)
+    reported = 0
+    parts: list[_Part] = []
+    try:
+        for receiver, running in zip(results, children, strict=True):
+            while not receiver.poll(PROGRESS_POLL_SECONDS):
+                done = sum(counter.value for counter in progress)
+                advance(done - reported)
+                reported = done
+            try:
+                found: _Part | str = receiver.recv()
+            except EOFError:
+                running.join()
+                raise ReplayError(
+                    f"replay process {running.name} ended (exit code {running.exitcode}) "
+                    "before it sent its result"
+                ) from None
+            if isinstance(found, str):
+                raise ReplayError(f"replay process {running.name} failed: {found}")
+            parts.append(found)
+        advance(sum(counter.value for counter in progress) - reported)
+    finally:
+        for process in children:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+    return parts
+
+
+def _part_in_child(
+    sender: Connection,
+    ingestor: Ingestor,
+    ctx: MetricContext,
+    source: MessageSource,
+    check_key: bool,
+    shard: tuple[int, int],
+    progress: Synchronized[int],
+) -> None:
+    index, processes = shard
+
+    def count(messages: int) -> None:
+        progress.value += messages
+
+    try:
+        mine = (
+            message for message in source() if owner(message, processes, by_key=check_key) == index
+        )
+        sender.send(_replay_part(ingestor, ctx, mine, check_key=check_key, advance=count))
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
+        sender.send(f"{type(error).__name__}: {error}")
+    finally:
+        sender.close()
+
+
+def jsonl_messages(path: Path) -> Iterator[RawMessage]:
     """Each line is one message value, as `dealpulse simulate --out` writes them."""
     with path.open("rb") as lines:
         for number, line in enumerate(lines, start=1):
-            advance(len(line))
             value = line.rstrip(b"\n")
             if value:
                 yield RawMessage(key=None, value=value, topic=str(path), partition=0, offset=number)
 
 
-def topic_messages(settings: Settings, topic: str, advance: Advance) -> Iterator[RawMessage]:
+def count_messages(path: Path) -> int:
+    """The messages of a JSONL file (its non-empty lines), for the progress bar."""
+    with path.open("rb") as lines:
+        return sum(1 for line in lines if line.rstrip(b"\n"))
+
+
+def topic_messages(settings: Settings, topic: str, advance: Advance) -> list[RawMessage]:
     """Every message of `topic` up to its end offsets at the start of the replay."""
     batches: list[list[RawMessage]] = asyncio.run(_read_topic(settings, topic, advance))
-    for batch in batches:
-        yield from batch
+    return [message for batch in batches for message in batch]
 
 
 async def _read_topic(settings: Settings, topic: str, advance: Advance) -> list[list[RawMessage]]:
@@ -184,28 +364,55 @@ async def _partitions(settings: Settings, topic: str) -> list[int]:
     return sorted(partition["partition"] for partition in described["partitions"])
 
 
+def replay_processes(settings: Settings, requested: int | None = None) -> int:
+    """The processes to replay in: `requested`, else the setting, where 0 means one per CPU."""
+    processes = settings.replay_processes if requested is None else requested
+    return processes if processes > 0 else (os.cpu_count() or 1)
+
+
 def run_replay(
-    settings: Settings, source: Path | None, topic: str | None, *, show_progress: bool
+    settings: Settings,
+    source: Path | None,
+    topic: str | None,
+    *,
+    show_progress: bool,
+    processes: int | None = None,
 ) -> ReplayResult:
+    """`replay` of a JSONL file or a topic, with a progress bar in messages."""
     progress = Progress(
-        TextColumn("replaying"),
+        TextColumn("{task.description:<9}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("messages"),
         TimeElapsedColumn(),
         disable=not show_progress,
     )
+    workers = replay_processes(settings, processes)
     with progress:
         if source is not None:
-            task = progress.add_task("replay", total=source.stat().st_size)
-            messages = jsonl_messages(source, lambda n: progress.advance(task, n))
-            return replay(settings, messages, check_key=False)
+            task = progress.add_task("replaying", total=count_messages(source))
+            return replay(
+                settings,
+                lambda: jsonl_messages(source),
+                check_key=False,
+                processes=workers,
+                advance=lambda n: progress.advance(task, n),
+            )
         assert topic is not None
-        task = progress.add_task("replay", total=None)
-        return replay(
+        started = time.perf_counter()
+        reading = progress.add_task("reading", total=None)
+        messages = topic_messages(settings, topic, lambda n: progress.advance(reading, n))
+        read_seconds = time.perf_counter() - started
+        task = progress.add_task("replaying", total=len(messages))
+        result = replay(
             settings,
-            topic_messages(settings, topic, lambda n: progress.advance(task, n)),
+            lambda: messages,
             check_key=True,
+            processes=workers,
+            advance=lambda n: progress.advance(task, n),
         )
+        result.seconds += read_seconds
+        return result
 
 
 def write_result(result: ReplayResult, out: Path) -> None:

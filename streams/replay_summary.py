@@ -28,7 +28,11 @@ def print_summary(result: ReplayResult, console: Console) -> None:
     counts.add_row("too late (older than every retention)", str(result.too_late))
     for reason, count in sorted(result.rejected.items()):
         counts.add_row(f"rejected: {reason}", str(count))
-    counts.add_row("elapsed", f"{result.seconds:,.1f} s ({result.events_per_second:,.0f} events/s)")
+    counts.add_row(
+        "elapsed",
+        f"{result.seconds:,.1f} s ({result.events_per_second:,.0f} events/s, "
+        f"{result.processes} process{'es' if result.processes > 1 else ''})",
+    )
     console.print(counts)
 
     monthly: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)

@@ -191,6 +191,12 @@ class Settings(BaseSettings):
         "700 the collector took about a seventh of the worker's CPU. 0 keeps the "
         "interpreter's default.",
     )
+    replay_processes: int = Field(
+        default=0,
+        ge=0,
+        description="Processes `dealpulse replay` computes in, each one the deals whose id "
+        "hashes to it (their sums add up exactly); 0 = one per CPU.",
+    )
     retention_days: int = Field(default=92, ge=1, description="Daily windows kept.")
     retention_weeks: int = Field(default=53, ge=1, description="ISO-week windows kept.")
     retention_months: int = Field(default=25, ge=1, description="Monthly windows kept.")

@@ -34,9 +34,10 @@ from enum import StrEnum
 from typing import Any
 
 from streams.domain.context import MetricContext, is_too_late
+from streams.domain.deal_record import encoded_type
 from streams.domain.events import DealEvent, EventType
 from streams.domain.fold import snapshot
-from streams.domain.history import DealHistory, encoded_type
+from streams.domain.history import DealHistory
 from streams.domain.view import DealStatus
 
 

@@ -49,6 +49,9 @@ Labels = tuple[tuple[str, str], ...]
 ZERO = Decimal(0)
 ONE = Decimal(1)
 _MICROSECONDS = 1_000_000
+WINDOWS_MEMO_INSTANTS = 1 << 16
+"""How many instants' windows a sink remembers: a deal's events share a few instants, and
+one batch sink that sums a million deals must not remember every instant it saw."""
 
 
 class ContributionKey(NamedTuple):
@@ -174,13 +177,19 @@ def sections(deal: DealFields, anomalies: frozenset[Anomaly]) -> Sections:
 
 
 def contributions(view: DealView, ctx: MetricContext) -> dict[ContributionKey, Decimal]:
-    if view.status is DealStatus.DELETED or view.event_count == 0:
-        return {}
     sink = ContributionSink(ctx)
+    add_contributions(view, sink)
+    return {key: value for key, value in sink.values.items() if value != ZERO}
+
+
+def add_contributions(view: DealView, sink: ContributionSink) -> None:
+    """Add the deal's `contributions` to `sink` (a batch sums many deals in one sink)."""
+    if view.status is DealStatus.DELETED or view.event_count == 0:
+        return
+    ctx = sink.ctx
     anomalies = view.anomalies | config_anomalies(view, ctx)
     add_sections(sections(view, anomalies), None, sink)
     StageTally().count(view.tenant, view.visits, view.transitions, ctx, sink)
-    return {key: value for key, value in sink.values.items() if value != ZERO}
 
 
 def add_sections(parts: Sections, other: Sections | None, sink: ContributionSink) -> None:
@@ -259,6 +268,8 @@ class ContributionSink:
         """The retained windows containing instant `at`, one per granularity."""
         found = self._windows.get(at)
         if found is None:
+            if len(self._windows) >= WINDOWS_MEMO_INSTANTS:  # a batch sink sees every instant
+                self._windows.clear()
             found = _retained_windows(local_date(at, self.ctx.timezone), self._cutoffs)
             self._windows[at] = found
         return found

@@ -11,59 +11,29 @@ A deal beyond the retention horizon is *compacted* (`streams.domain.compaction`)
 its events are replaced by a `DealSnapshot`, the fold's state after them, and
 the history then holds that snapshot (`base`) and the events after it.
 
-`to_dict` gives a compact JSON-able form for the Faust table (strings for
-decimals and instants). Version 1 is a history without snapshot::
-
-    {"v": 1, "deal": "<deal_id>", "events": [
-        {"i": event_id, "y": "won", "t": "2026-03-01T10:00:00Z",
-         "n": tenant, "p": pipeline, "s": stage, "o": owner,
-         "a": "1200.50", "c": "EUR", "r": reason, "f": source, "v": schema_version}]}
-
-`n` is omitted for the default tenant, `v` for schema version 1, the others when
-absent. Version 2 adds the snapshot the events follow, `"b"`::
-
-    {"t": newest instant compacted, "z": status, "n": tenant, "k": events folded,
-     "ids": [compacted event ids], "p": pipeline, "o": owner, "s": stage,
-     "m": [amount, currency], "ca": created_at, "e": entered_at (visit in progress),
-     "q": 1 (events other than created came first, no created yet), "an": [anomalies],
-     "w": {"t": won_at, "o": seller, "m": [amount, currency], "p": pipeline},
-     "l": {"t": lost_at, "r": reason, "o": seller, "p": pipeline},
-     "x": {"t": churned_at, "r": reason, "o": seller, "m": [amount, currency], "p": pipeline},
-     "st": [[pipeline, [stage, left_to, ...], ...], ...]}  (stages entered, left for where)
-
-`n` is omitted for the default tenant, the others when absent or empty; in a
-win or a loss, a field equal to the deal's current one is left out (in a churn,
-one equal to its win's), and so is an instant equal to `"t"`. A history without
-snapshot is still written as version 1, so that only compacted
-deals need a reader that knows version 2.
+`to_dict` gives the compact JSON-able form a store holds, declared in
+`streams.domain.deal_record`.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
-from streams.domain.events import DEFAULT_TENANT, SCHEMA_VERSION, DealEvent, EventType
+from streams.domain.deal_record import (
+    decode_history,
+    encode_event,
+    encode_history,
+    event_from_record,
+    snapshot_fields,
+)
+from streams.domain.events import DealEvent, EventType
 from streams.domain.money import Money
 from streams.domain.view import Anomaly, Churn, DealStatus, Loss, Win
-
-FORMAT_VERSION = 1
-"""The format of a history without snapshot."""
-COMPACTED_FORMAT_VERSION = 2
-"""The format of a history with a snapshot (`DealHistory.base`)."""
-_TYPE_PREFIX = "deal."
-_OPTIONAL_TEXT = (
-    ("p", "pipeline"),
-    ("s", "stage"),
-    ("o", "owner"),
-    ("r", "reason"),
-    ("f", "source"),
-)
 
 StageKey = tuple[str | None, str]
 """A stage of a pipeline: `(pipeline, stage)`."""
@@ -217,25 +187,18 @@ class DealHistory:
         return not self.is_empty
 
     def to_dict(self) -> dict[str, Any]:
-        encoded: dict[str, Any] = {
-            "v": FORMAT_VERSION if self.base is None else COMPACTED_FORMAT_VERSION,
-            "deal": self.deal_id,
-            "events": [encode_event(event) for event in self.events],
-        }
-        if self.base is not None:
-            encoded["b"] = encode_snapshot(self.base)
+        encoded: dict[str, Any] = encode_history(self.deal_id, self.events, self.base)
         return encoded
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DealHistory:
-        version = data.get("v")
-        if version not in (FORMAT_VERSION, COMPACTED_FORMAT_VERSION):
-            raise ValueError(f"unknown deal history format {version!r}")
-        deal_id: str = data["deal"]
-        history = cls.of(deal_id, (decode_event(deal_id, raw) for raw in data["events"]))
-        if version == FORMAT_VERSION:
+        """The history `to_dict` wrote (either format version); `ValueError` if it is not one."""
+        record = decode_history(data)
+        deal_id = record.deal_id
+        history = cls.of(deal_id, (event_from_record(deal_id, raw) for raw in record.events))
+        if record.base is None:
             return history
-        base = decode_snapshot(data["b"])
+        base = DealSnapshot(**snapshot_fields(record.base))
         return cls(deal_id, history.events, base, history._ids)
 
 
@@ -275,178 +238,3 @@ def _amount_text(event: DealEvent) -> str | None:
 
 def _canonical(event: DealEvent) -> str:
     return json.dumps(encode_event(event), sort_keys=True, separators=(",", ":"))
-
-
-def _format_instant(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def encoded_type(event_type: EventType) -> str:
-    """How `encode_event` writes an event type (`"won"` for `deal.won`)."""
-    return event_type.value.removeprefix(_TYPE_PREFIX)
-
-
-def encode_event(event: DealEvent) -> dict[str, Any]:
-    """The compact JSON-able form of `event`, without its deal id (see the module doc)."""
-    encoded: dict[str, Any] = {
-        "i": event.event_id,
-        "y": encoded_type(event.type),
-        "t": _format_instant(event.occurred_at),
-    }
-    if event.tenant != DEFAULT_TENANT:
-        encoded["n"] = event.tenant
-    for key, name in _OPTIONAL_TEXT:
-        value = getattr(event, name)
-        if value is not None:
-            encoded[key] = value
-    if event.amount is not None:
-        encoded["a"] = str(event.amount.amount)
-        encoded["c"] = event.amount.currency
-    if event.schema_version != SCHEMA_VERSION:
-        encoded["v"] = event.schema_version
-    return encoded
-
-
-def decode_event(deal_id: str, encoded: Mapping[str, Any]) -> DealEvent:
-    """The event `encode_event` encoded, for deal `deal_id`."""
-    amount = encoded.get("a")
-    return DealEvent(
-        event_id=encoded["i"],
-        type=EventType(_TYPE_PREFIX + encoded["y"]),
-        occurred_at=datetime.fromisoformat(encoded["t"]),
-        deal_id=deal_id,
-        tenant=encoded.get("n", DEFAULT_TENANT),
-        pipeline=encoded.get("p"),
-        stage=encoded.get("s"),
-        owner=encoded.get("o"),
-        amount=None if amount is None else Money(Decimal(amount), encoded["c"]),
-        reason=encoded.get("r"),
-        source=encoded.get("f"),
-        schema_version=encoded.get("v", SCHEMA_VERSION),
-    )
-
-
-def _parse_instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _maybe_instant(text: str | None) -> datetime | None:
-    return None if text is None else _parse_instant(text)
-
-
-def _encode_money(money: Money | None) -> list[str] | None:
-    return None if money is None else [str(money.amount), money.currency]
-
-
-def _decode_money(encoded: Sequence[str] | None) -> Money | None:
-    return None if encoded is None else Money(Decimal(encoded[0]), encoded[1])
-
-
-def _close(
-    at: datetime, newest: datetime, fields: dict[str, Any], like: Mapping[str, Any]
-) -> dict[str, Any]:
-    """A win, loss or churn: its instant unless it is `newest`, and its fields unlike `like`'s.
-
-    Values are compared encoded, so that `500` and `500.00` EUR stay apart.
-    """
-    encoded = {} if at == newest else {"t": _format_instant(at)}
-    encoded.update((key, value) for key, value in fields.items() if like.get(key) != value)
-    return encoded
-
-
-def encode_snapshot(base: DealSnapshot) -> dict[str, Any]:
-    """The compact JSON-able form of `base` (see the module doc); empty fields are left out."""
-    current = {"o": base.owner, "m": _encode_money(base.amount), "p": base.pipeline}
-    fields: dict[str, Any] = {
-        "t": _format_instant(base.newest),
-        "z": base.status.value,
-        "n": None if base.tenant == DEFAULT_TENANT else base.tenant,
-        "k": base.event_count or None,
-        "ids": sorted(base.event_ids) or None,
-        "p": base.pipeline,
-        "o": base.owner,
-        "s": base.stage,
-        "m": current["m"],
-        "ca": None if base.created_at is None else _format_instant(base.created_at),
-        "e": None if base.entered_at is None else _format_instant(base.entered_at),
-        "q": 1 if base.seen_other_event else None,
-        "an": sorted(anomaly.value for anomaly in base.anomalies) or None,
-        "st": _encode_stages(base.stages) or None,
-    }
-    if (win := base.win) is not None:
-        won = {"o": win.seller, "m": _encode_money(win.amount), "p": win.pipeline}
-        fields["w"] = _close(win.won_at, base.newest, won, current)
-        if (churn := base.churn) is not None:
-            churned = {"o": churn.seller, "m": _encode_money(churn.amount), "p": churn.pipeline}
-            fields["x"] = _close(churn.churned_at, base.newest, churned, won)
-            fields["x"].update(_reason(churn.reason))
-    if (loss := base.loss) is not None:
-        lost = {"o": loss.seller, "p": loss.pipeline}
-        fields["l"] = _close(loss.lost_at, base.newest, lost, current)
-        fields["l"].update(_reason(loss.reason))
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def _reason(reason: str | None) -> dict[str, str]:
-    return {} if reason is None else {"r": reason}
-
-
-def _encode_stages(stages: PastStages) -> list[list[Any]]:
-    """`[[pipeline, [stage, left_to...], ...], ...]`, consecutive stages of a pipeline grouped."""
-    groups: list[list[Any]] = []
-    for (pipeline, stage), left_to in stages:
-        if not groups or groups[-1][0] != pipeline:
-            groups.append([pipeline])
-        groups[-1].append([stage, *left_to])
-    return groups
-
-
-def _decode_stages(groups: Iterable[Sequence[Any]]) -> PastStages:
-    return tuple(
-        ((group[0], stage), tuple(left_to)) for group in groups for stage, *left_to in group[1:]
-    )
-
-
-def decode_snapshot(encoded: Mapping[str, Any]) -> DealSnapshot:
-    """The snapshot `encode_snapshot` encoded."""
-    newest = _parse_instant(encoded["t"])
-    current = {key: encoded.get(key) for key in ("o", "m", "p")}
-
-    def closed_at(close: Mapping[str, Any]) -> datetime:
-        return newest if "t" not in close else _parse_instant(close["t"])
-
-    win = churn = loss = None
-    if (won := encoded.get("w")) is not None:
-        won_fields = {key: won.get(key, current[key]) for key in ("o", "m", "p")}
-        win = Win(closed_at(won), won_fields["o"], _decode_money(won_fields["m"]), won_fields["p"])
-        if (churned := encoded.get("x")) is not None:
-            fields = {key: churned.get(key, won_fields[key]) for key in ("o", "m", "p")}
-            churn = Churn(
-                closed_at(churned),
-                churned.get("r"),
-                fields["o"],
-                _decode_money(fields["m"]),
-                fields["p"],
-            )
-    if (lost := encoded.get("l")) is not None:
-        fields = {key: lost.get(key, current[key]) for key in ("o", "p")}
-        loss = Loss(closed_at(lost), lost.get("r"), fields["o"], fields["p"])
-    return DealSnapshot(
-        newest=newest,
-        status=DealStatus(encoded["z"]),
-        tenant=encoded.get("n", DEFAULT_TENANT),
-        event_count=encoded.get("k", 0),
-        event_ids=frozenset(encoded.get("ids", ())),
-        pipeline=encoded.get("p"),
-        owner=encoded.get("o"),
-        stage=encoded.get("s"),
-        amount=_decode_money(encoded.get("m")),
-        created_at=_maybe_instant(encoded.get("ca")),
-        win=win,
-        loss=loss,
-        churn=churn,
-        entered_at=_maybe_instant(encoded.get("e")),
-        seen_other_event=bool(encoded.get("q")),
-        anomalies=frozenset(Anomaly(value) for value in encoded.get("an", ())),
-        stages=_decode_stages(encoded.get("st", ())),
-    )

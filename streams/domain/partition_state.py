@@ -33,10 +33,16 @@ from typing import Any
 from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import Outcome, admit, compact
 from streams.domain.context import MetricContext
-from streams.domain.contributions import ContributionKey, ContributionSink, contributions
+from streams.domain.contributions import (
+    ContributionKey,
+    ContributionSink,
+    add_contributions,
+    contributions,
+)
+from streams.domain.deal_record import encode_event
 from streams.domain.events import DealEvent
 from streams.domain.fold import fold
-from streams.domain.history import DealHistory, encode_event
+from streams.domain.history import DealHistory
 from streams.domain.live_deal import LiveDeal
 from streams.domain.windows import Granularity
 
@@ -64,6 +70,12 @@ def deal_contributions(history: DealHistory, ctx: MetricContext) -> dict[Contrib
     if history.is_empty:
         return {}
     return contributions(fold(history), ctx)
+
+
+def add_deal_contributions(history: DealHistory, sink: ContributionSink) -> None:
+    """`deal_contributions`, added to `sink`."""
+    if not history.is_empty:
+        add_contributions(fold(history), sink)
 
 
 @dataclass(slots=True)
@@ -172,14 +184,18 @@ class PartitionState:
         """Write the deals changed since the last settle and bring the aggregates up to date;
         the number of deals compacted on the way (a deleted deal shrinks to a tombstone)."""
         compacted = 0
+        batch = ContributionSink(ctx) if self.store is None else None
         for deal_id, deal in self._unsettled.items():
             history = compact(deal.history, ctx)
             if history is not deal.history:
                 compacted += 1
-            if deal.changed:
+            if deal.changed and batch is not None:  # no replay kept between settles: one sum
+                add_deal_contributions(deal.settled, batch.retracting())
+                add_deal_contributions(history, batch)
+                deal.changed = False
+            elif deal.changed:
                 self._count(deal, history, ctx)
-                if self.store is not None:
-                    deal.stored = self._encode(history, deal)
+                deal.stored = self._encode(history, deal)
             elif history is not deal.history and self.store is not None:
                 deal.stored = encode_deal(history, self.partition)
             deal.history = deal.settled = history
@@ -191,6 +207,8 @@ class PartitionState:
             self._written[deal_id] = None
             self._hold(deal_id, deal)
         self._unsettled.clear()
+        if batch is not None:
+            self.aggregates.change(batch.values)
         return compacted
 
     def _count(self, deal: _Deal, history: DealHistory, ctx: MetricContext) -> None:
@@ -208,12 +226,8 @@ class PartitionState:
             self.aggregates.change(added.values)
             deal.changed = False
             return
-        before = deal_contributions(deal.settled, ctx)
-        if self.store is None:  # a batch: no replay kept between settles
-            self.aggregates.apply(before, deal_contributions(history, ctx))
-        else:
-            deal.live = LiveDeal.start(history, ctx, added)
-            self.aggregates.apply(before, added.values)
+        deal.live = LiveDeal.start(history, ctx, added)
+        self.aggregates.apply(deal_contributions(deal.settled, ctx), added.values)
         deal.changed = False
 
     def compact(self, deal_id: str, ctx: MetricContext) -> bool:

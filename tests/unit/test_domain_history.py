@@ -112,6 +112,25 @@ def test_unknown_format_is_refused() -> None:
         DealHistory.from_dict({"v": 99, "deal": "d1", "events": []})
 
 
+@pytest.mark.parametrize(
+    ("stored", "says"),
+    [
+        (
+            {"v": 1, "deal": "d1", "events": [{"i": 7, "y": "won", "t": "2026-03-01T10:00:00Z"}]},
+            "i",
+        ),
+        ({"v": 1, "deal": "d1", "events": [{"i": "e1", "t": "2026-03-01T10:00:00Z"}]}, "y"),
+        ({"v": 1, "deal": "d1"}, "events"),
+        ({"v": 2, "deal": "d1", "events": []}, "without a snapshot"),
+    ],
+)
+def test_a_record_that_is_not_a_stored_history_is_refused_saying_where(
+    stored: dict[str, object], says: str
+) -> None:
+    with pytest.raises(ValueError, match=says):
+        DealHistory.from_dict(stored)
+
+
 def test_the_kept_copy_does_not_depend_on_order_even_when_copies_differ_only_in_text() -> None:
     deal = Deal("d1")
     one = deal.event(EventType.AMOUNT_CHANGED, MONDAY, amount="1.0 EUR", event_id="x")

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from streams.domain import catalogue as cat
 from streams.domain.context import MetricContext, is_too_late
 from streams.domain.contributions import ContributionKey
+from streams.domain.deal_record import encode_event
 from streams.domain.events import DealEvent, EventType
-from streams.domain.history import encode_event
 from streams.domain.replay import compute
 from streams.domain.windows import Granularity
 from streams.ingest.ingestor import Ingestor
