@@ -49,8 +49,11 @@ from prometheus_client import CollectorRegistry
 
 from streams.domain.events import DealEvent, EventType
 from streams.domain.history import DealHistory
-from streams.domain.label_cap import DEFAULT_MAX_SELLERS_PER_TENANT, SELLER_LABELS_FOLDED
 from streams.domain.money import Money
+from streams.exposition.catalogue import SELLER_LABELS_FOLDED
+from streams.exposition.export_cache import ExportCache
+from streams.exposition.seller_cap import DEFAULT_MAX_SELLERS_PER_TENANT
+from streams.exposition.text import render
 from streams.gc_threshold import tune_collector
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage
@@ -61,9 +64,7 @@ from streams.simulator import SimulationConfig
 from streams.simulator.generate import valid_messages
 from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import HISTORY_FIELD, PARTITION_FIELD, DealFold
-from streams.worker.export_cache import ExportCache
 from streams.worker.fold_metrics import FoldMetrics
-from streams.worker.text_exposition import render
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)  # a Wednesday: every exported window has data
 SPAN = timedelta(days=60)

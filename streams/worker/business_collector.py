@@ -10,7 +10,7 @@ and in `dealpulse replay`. Each windowed series also carries `window="current"` 
 `window="previous"`, so a dashboard can select "today" without comparing dates.
 
 The `seller` label is capped per tenant (`DEALPULSE_MAX_SELLERS_PER_TENANT`,
-see `streams.domain.label_cap`): beyond the cap, the sellers with the least won
+see `streams.exposition.seller_cap`): beyond the cap, the sellers with the least won
 revenue are summed into `seller="__other__"`, and
 `dealpulse_seller_labels_folded{tenant}` says how many were.
 """
@@ -26,20 +26,19 @@ from typing import NamedTuple
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from streams.domain import catalogue as cat
-from streams.domain.aggregates import Aggregates
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
-from streams.domain.exposition import ActiveWindows, exposition_samples
-from streams.domain.label_cap import (
+from streams.domain.windows import Window
+from streams.exposition import catalogue as cat
+from streams.exposition.aggregate_view import AggregateView
+from streams.exposition.catalogue import SELLER_LABELS_FOLDED, WINDOW_LABEL
+from streams.exposition.samples import exported_aggregates, exported_samples, exported_windows
+from streams.exposition.seller_cap import (
     DEFAULT_MAX_SELLERS_PER_TENANT,
-    SELLER_LABELS_FOLDED,
     cap_sellers,
     checked_cap,
 )
-from streams.domain.windows import Window, shift_window, window_start
 from streams.metric_context import ContextSource
-from streams.worker.aggregate_view import AggregateView
 
 SeriesKey = tuple[str, ...]
 
@@ -48,9 +47,6 @@ class Captured(NamedTuple):
     ctx: MetricContext
     exported: dict[Window, str]
     snapshot: dict[ContributionKey, Decimal]
-
-
-WINDOW_LABEL = "window"
 
 
 class BusinessCollector(Collector):
@@ -94,49 +90,6 @@ class BusinessCollector(Collector):
         yield folded_family(capped.folded)
 
 
-def exported_windows(ctx: MetricContext, export_windows: int) -> dict[Window, str]:
-    """The windows on /metrics, each with its `window` label ("current", "previous", ...)."""
-    windows: dict[Window, str] = {}
-    for granularity in ctx.cutoffs:
-        current = window_start(ctx.now, granularity, ctx.timezone)
-        for back in range(export_windows):
-            window = Window(granularity, shift_window(current, granularity, -back))
-            windows[window] = window_name(back)
-    return windows
-
-
-def is_exported(key: ContributionKey, exported: Mapping[Window, str]) -> bool:
-    """Whether /metrics needs `key`: an exported window's, or a step of a running total.
-
-    The running totals of the active-deal changes start at the oldest retained
-    window, so all their steps are needed.
-    """
-    window = key.window
-    return window is None or window in exported or key.metric in cat.CARRIED_METRICS
-
-
-def exported_aggregates(
-    aggregates: Aggregates, exported: Mapping[Window, str]
-) -> dict[ContributionKey, Decimal]:
-    """A copy of the aggregates /metrics needs (see `is_exported`)."""
-    return {key: value for key, value in aggregates.items() if is_exported(key, exported)}
-
-
-def exported_samples(
-    aggregated: Mapping[ContributionKey, Decimal],
-    ctx: MetricContext,
-    exported: Mapping[Window, str],
-    active: ActiveWindows | None = None,
-) -> dict[ContributionKey, Decimal]:
-    """The samples of exported aggregates (see `is_exported`), in the exported windows only
-    (`active`: `active_windows(ctx, exported)`, when the caller has it)."""
-    return {
-        key: value
-        for key, value in exposition_samples(aggregated, ctx, exported, active=active).items()
-        if key.window is None or key.window in exported
-    }
-
-
 def business_families(
     by_metric: Mapping[str, Mapping[ContributionKey, Decimal]], exported: Mapping[Window, str]
 ) -> Iterator[Metric]:
@@ -146,15 +99,6 @@ def business_families(
             yield _histogram(spec, by_metric, exported)
         else:
             yield _gauge(spec, by_metric.get(spec.name, {}), exported)
-
-
-def window_name(windows_back: int) -> str:
-    """The `window` label: which exported window a series is, relative to now."""
-    if windows_back == 0:
-        return "current"
-    if windows_back == 1:
-        return "previous"
-    return f"previous_{windows_back}"
 
 
 def _label_names(spec: cat.MetricSpec) -> list[str]:

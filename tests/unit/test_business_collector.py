@@ -11,8 +11,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.domain import catalogue as cat
-from streams.domain.label_cap import OTHER_SELLER, SELLER_LABELS_FOLDED
+from streams.exposition import catalogue as cat
+from streams.exposition.catalogue import SELLER_LABELS_FOLDED
+from streams.exposition.seller_cap import OTHER_SELLER
 from tests.support.collector import NOW, collector_with, won_deal
 
 BUSINESS_PREFIXES = tuple(spec.name for spec in cat.ALL_METRICS)

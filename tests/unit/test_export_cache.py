@@ -19,15 +19,15 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.events import DealEvent, EventType
-from streams.domain.label_cap import OTHER_SELLER
+from streams.exposition import export_cache, samples
+from streams.exposition.export_cache import ExportCache
+from streams.exposition.seller_cap import OTHER_SELLER
+from streams.exposition.text import render
 from streams.metric_context import ContextSource
 from streams.settings import Settings
-from streams.worker import business_collector, export_cache
 from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import DealFold
-from streams.worker.export_cache import ExportCache
 from streams.worker.fold_metrics import FoldMetrics
-from streams.worker.text_exposition import render
 from tests.support.collector import NOW, won_deal
 from tests.support.strategies import BASE, deal_story, partition_of
 
@@ -117,7 +117,7 @@ def fold_of(*deals: list[DealEvent]) -> tuple[DealFold, ContextSource]:
 def derived_sellers(monkeypatch: Any) -> list[str | None]:
     """The seller of each group the cache derives samples for from now on (None: no seller)."""
     derived: list[str | None] = []
-    original = business_collector.exported_samples
+    original = samples.exported_samples
 
     def counting(aggregated: Any, *args: Any) -> Any:
         sellers = {dict(key.labels).get("seller") for key in aggregated}

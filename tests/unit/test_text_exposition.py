@@ -11,7 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from streams.worker.text_exposition import render
+from streams.exposition.text import render
 from tests.support.collector import NOW, collector_with, won_deal
 
 Parsed = set[tuple[str, str, tuple[tuple[str, str], ...], float]]

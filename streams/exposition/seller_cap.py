@@ -23,10 +23,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from streams.domain import catalogue as cat
 from streams.domain.contributions import ZERO, ContributionKey, Labels
 from streams.domain.money import EXACT
 from streams.domain.windows import Granularity
+from streams.exposition import catalogue as cat
 
 DEFAULT_MAX_SELLERS_PER_TENANT = 1000
 """Default of `DEALPULSE_MAX_SELLERS_PER_TENANT`."""
@@ -36,17 +36,6 @@ OTHER_SELLER = "__other__"
 
 SELLER_LABEL = "seller"
 TENANT_LABEL = "tenant"
-
-SELLER_LABELS_FOLDED = cat.MetricSpec(
-    "dealpulse_seller_labels_folded",
-    "gauge",
-    'Sellers of the tenant whose series this worker summed into seller="__other__" at this '
-    "scrape, because more than DEALPULSE_MAX_SELLERS_PER_TENANT sellers appeared; 0 under the "
-    "cap. Labels: tenant.",
-    (TENANT_LABEL,),
-    windowed=False,
-)
-"""Not a business metric (not in `catalogue.ALL_METRICS`): it describes the export itself."""
 
 Samples = Mapping[ContributionKey, Decimal]
 _TenantSeller = tuple[str, str]

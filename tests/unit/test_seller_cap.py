@@ -11,15 +11,15 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from streams.domain import catalogue as cat
 from streams.domain.contributions import ContributionKey, Labels
-from streams.domain.exposition import exposition_samples
-from streams.domain.label_cap import (
+from streams.domain.replay import compute
+from streams.exposition import catalogue as cat
+from streams.exposition.samples import exposition_samples
+from streams.exposition.seller_cap import (
     DEFAULT_MAX_SELLERS_PER_TENANT,
     OTHER_SELLER,
     cap_sellers,
 )
-from streams.domain.replay import compute
 from streams.settings import Settings
 from tests.support.builders import MONDAY, Deal, context, days, key
 

@@ -33,10 +33,15 @@ def render(families: Iterable[Metric]) -> bytes:
 
 def render_header(family: Metric) -> str:
     """The `# HELP` and `# TYPE` lines of `family`."""
-    if family.type not in ("gauge", "histogram"):
-        raise ValueError(f"{family.name}: only gauges and histograms, not {family.type}")
-    help_text = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-    return f"# HELP {family.name} {help_text}\n# TYPE {family.name} {family.type}\n"
+    return header(family.name, family.type, family.documentation)
+
+
+def header(name: str, kind: str, help_text: str) -> str:
+    """The `# HELP` and `# TYPE` lines of a family."""
+    if kind not in ("gauge", "histogram"):
+        raise ValueError(f"{name}: only gauges and histograms, not {kind}")
+    escaped = help_text.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {escaped}\n# TYPE {name} {kind}\n"
 
 
 def render_samples(family: Metric) -> str:
