@@ -1,8 +1,8 @@
 """The business part of /metrics, kept up to date between scrapes instead of rebuilt.
 
-`BusinessCollector` derives every sample from all the aggregates at each
-scrape: about 15 µs per sample, seconds at 10,000 sellers, nearly all of it for
-sellers nothing happened to since the last scrape. This keeps, per *group* of
+Deriving every sample from all the aggregates at each scrape costs about 15 µs
+per sample, seconds at 10,000 sellers, nearly all of it for sellers nothing
+happened to since the last scrape. This keeps, per *group* of
 series (one seller of a tenant, or a tenant's series without a seller), the
 exported aggregates, their samples and their text, and derives again only the
 groups whose aggregates the fold changed since the last scrape
@@ -13,9 +13,9 @@ changes every group (a new day, week or month moves the exported windows; a
 rebalance rebuilds or drops aggregates) rebuilds it all, as every scrape did
 before.
 
-The samples are those of `BusinessCollector` (a property test folds random
-events and compares the two after each step); only the order of the series
-within a family differs.
+The body holds the samples of a fresh render of all the aggregates (a property
+test folds random events and compares it with `tests/support/fresh_render.py`
+after each step); only the order of the series within a family differs.
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ class ExportCache:
     def _members(
         self, tenant: str, names: set[str], dirty: set[GroupKey], other: _Other
     ) -> frozenset[str]:
-        """The sellers beyond the cap: those `seller_cap.top_sellers` does not keep.
+        """The sellers beyond the cap: those `seller_cap.rank_key` does not put first.
 
         Ranking every seller at every scrape costs tens of milliseconds at 10,000.
         Between two scrapes only the changed sellers move (a seller appears or goes
