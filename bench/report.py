@@ -222,12 +222,13 @@ def _scrape_cell(found: dict[str, Any]) -> str:
         cost = found.get(configuration)
         if isinstance(cost, dict):
             timings = _seconds(scrape_seconds(cost))
-            if "cold_ms" in cost:  # the export cache: steady, first and from scratch
+            if "cold_ms" in cost:  # the export cache: steady and first
                 timings = (
                     f"{timings} with {cost.get('changed_deals', '?')} deals won since the last "
-                    f"scrape, {_seconds(cost['cold_ms'] / 1000)} cold, "
-                    f"{_seconds(cost.get('rebuilt_ms', 0) / 1000)} rebuilt"
+                    f"scrape, {_seconds(cost['cold_ms'] / 1000)} cold"
                 )
+                if "rebuilt_ms" in cost:  # results of before the reference exporter went
+                    timings += f", {_seconds(cost['rebuilt_ms'] / 1000)} rebuilt"
             cells.append(
                 f"{configuration}: {timings}; "
                 f"{cost.get('bytes', 0) / MB:.2f} MB, {cost.get('series', '?')} series"

@@ -12,9 +12,9 @@ worker's `/metrics` is timed as the worker builds it (`ExportCache.take`, then
   were won by random sellers since the previous scrape (a CRM's 15 s between two
   scrapes), which derives again only the sellers they touched;
 - `cold_ms`, the first scrape (and the first after a rebalance or when a new day
-  moves the exported windows), which derives every seller;
-- `rebuilt_ms`, the same body derived from all the aggregates at every scrape
-  (`BusinessCollector`, what the worker did before the cache).
+  moves the exported windows), which derives every seller: what every scrape
+  cost before the cache. (Results before the cache's reference exporter was
+  removed also have `rebuilt_ms`, that exporter's time.)
 
 Python's garbage collector is tuned as the worker tunes it
 (`DEALPULSE_GC_YOUNG_OBJECTS`): the scrape runs in the worker's process.
@@ -49,8 +49,10 @@ from prometheus_client import CollectorRegistry
 
 from streams.domain.events import DealEvent, EventType
 from streams.domain.history import DealHistory
-from streams.domain.label_cap import DEFAULT_MAX_SELLERS_PER_TENANT, SELLER_LABELS_FOLDED
 from streams.domain.money import Money
+from streams.exposition.catalogue import SELLER_LABELS_FOLDED
+from streams.exposition.export_cache import ExportCache
+from streams.exposition.seller_cap import DEFAULT_MAX_SELLERS_PER_TENANT
 from streams.gc_threshold import tune_collector
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage
@@ -59,11 +61,8 @@ from streams.metric_context import ContextSource
 from streams.settings import Settings
 from streams.simulator import SimulationConfig
 from streams.simulator.generate import valid_messages
-from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import HISTORY_FIELD, PARTITION_FIELD, DealFold
-from streams.worker.export_cache import ExportCache
 from streams.worker.fold_metrics import FoldMetrics
-from streams.worker.text_exposition import render
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)  # a Wednesday: every exported window has data
 SPAN = timedelta(days=60)
@@ -78,7 +77,6 @@ SELLER_VALUE = re.compile(r'[{,]seller="([^"]*)"')
 class ScrapeCost(TypedDict):
     scrape_ms: float
     cold_ms: float
-    rebuilt_ms: float
     changed_deals: int
     cap: int
     sellers_exported: int
@@ -141,12 +139,8 @@ def scrape_cost(
     changed_deals: int = DEFAULT_CHANGED_DEALS,
 ) -> ScrapeCost:
     """Median times of the worker's business exposition over `runs`, and its size and series."""
-    collector = BusinessCollector(
-        workload.fold, workload.contexts, EXPORT_WINDOWS, max_sellers_per_tenant=cap
-    )
     cold: list[float] = []
     warm: list[float] = []
-    rebuilt: list[float] = []
     body = b""
     for _ in range(runs):
         scrape = _scraper(
@@ -158,14 +152,12 @@ def scrape_cost(
         win_new_deals(workload, changed_deals, f"{next(_BATCHES)}")
         seconds, body = _timed(scrape)
         warm.append(seconds)
-        rebuilt.append(_timed(lambda: render(collector.families(collector.capture())))[0])
     text = body.decode()
     lines = text.splitlines()
     folded_prefix = f"{SELLER_LABELS_FOLDED.name}{{"
     return ScrapeCost(
         scrape_ms=_ms(warm),
         cold_ms=_ms(cold),
-        rebuilt_ms=_ms(rebuilt),
         changed_deals=changed_deals,
         cap=cap,
         sellers_exported=len(set(SELLER_VALUE.findall(text))),
@@ -255,7 +247,7 @@ def _workers_collector() -> Iterator[None]:
 def table(measurements: Sequence[Measurement]) -> str:
     header = (
         f"{'sellers':>8} {'deals':>7} {'events':>8} {'cap':>7} {'exported':>8} {'folded':>7} "
-        f"{'series':>8} {'scrape ms':>10} {'cold ms':>8} {'rebuilt ms':>11} {'bytes':>11}"
+        f"{'series':>8} {'scrape ms':>10} {'cold ms':>8} {'bytes':>11}"
     )
     rows = [header, "-" * len(header)]
     for found in measurements:
@@ -264,7 +256,7 @@ def table(measurements: Sequence[Measurement]) -> str:
                 f"{found['sellers']:>8} {found['deals']:>7} {found['events']:>8} "
                 f"{cost['cap']:>7} {cost['sellers_exported']:>8} {cost['folded']:>7} "
                 f"{cost['series']:>8} "
-                f"{cost['scrape_ms']:>10.1f} {cost['cold_ms']:>8.1f} {cost['rebuilt_ms']:>11.1f} "
+                f"{cost['scrape_ms']:>10.1f} {cost['cold_ms']:>8.1f} "
                 f"{cost['bytes']:>11}"
             )
     return "\n".join(rows)

@@ -14,8 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from bench.config import CLOCK, BenchConfig, deals_for
-from streams.domain.catalogue import DEALS_WON, WON_REVENUE
 from streams.domain.contributions import ContributionKey
+from streams.domain.metrics import DEALS_WON, WON_REVENUE
 from streams.domain.snapshot_codec import decode_snapshot, snapshot_digest
 from streams.domain.windows import Granularity
 from streams.ingest.message import RawMessage

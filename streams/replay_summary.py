@@ -8,14 +8,14 @@ from decimal import Decimal
 from rich.console import Console
 from rich.table import Table
 
-from streams.domain import catalogue as cat
+from streams.domain import metrics
 from streams.replay_command import ReplayResult
 
 HEADLINES = (
-    (cat.WON_REVENUE.name, "won revenue"),
-    (cat.DEALS_WON.name, "deals won"),
-    (cat.DEALS_LOST.name, "deals lost"),
-    (cat.DEALS_CHURNED.name, "deals churned"),
+    (metrics.WON_REVENUE.name, "won revenue"),
+    (metrics.DEALS_WON.name, "deals won"),
+    (metrics.DEALS_LOST.name, "deals lost"),
+    (metrics.DEALS_CHURNED.name, "deals churned"),
 )
 
 

@@ -25,12 +25,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from streams.domain.contributions import ContributionKey
 from streams.domain.snapshot_codec import encode_rows, snapshot_digest, sorted_items
 from streams.engine.deal_engine import DealEngine, EngineError
+from streams.exposition.export_cache import ExportCache
 from streams.ingest.ingestor import Ingestor
 from streams.metric_context import ContextSource, settings_clock
 from streams.settings import Settings
 from streams.worker.app import build_app
 from streams.worker.engine_metrics import EngineCollector, EngineMetrics
-from streams.worker.export_cache import ExportCache
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.ingest_metrics import IngestMetrics
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from streams.domain.catalogue import CARRIED_METRICS
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ZERO, ContributionKey
+from streams.domain.metrics import CARRIED_METRICS
 from streams.domain.money import EXACT
 from streams.domain.windows import Window
 

@@ -17,9 +17,9 @@ from decimal import Decimal
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from streams.domain.catalogue import DEFAULT_TICKET_SIZE_BUCKETS
 from streams.domain.errors import UnknownCurrencyError
 from streams.domain.events import DealEvent
+from streams.domain.metrics import DEFAULT_TICKET_SIZE_BUCKETS
 from streams.domain.money import Money, multiply_exact, round_reporting
 from streams.domain.pipeline_config import PipelineConfig
 from streams.domain.windows import Granularity, retention_cutoff, window_start_instant

@@ -6,7 +6,7 @@ A worker keeps `sum(contributions(view, ctx) for every deal)` by applying
 value)` pairs sorted by name, `window` a `Window` or `None` for the open
 pipeline and the anomaly gauge. Windows before the retention cutoff are left out
 (too late: they change nothing), except that the active-deal changes are
-carried into the oldest retained window (see `catalogue.DEALS_ACTIVE_CHANGE`).
+carried into the oldest retained window (see `metrics.DEALS_ACTIVE_CHANGE`).
 A deleted deal, or one with no event, contributes nothing. Zero values are left out.
 """
 
@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from typing import NamedTuple, Protocol
 
-from streams.domain import catalogue as cat
+from streams.domain import metrics
 from streams.domain.context import MetricContext
 from streams.domain.history import StageKey
 from streams.domain.money import EXACT, Money, multiply_exact
@@ -88,8 +88,8 @@ def _stage_labels(tenant: str, pipeline: str | None, stage: str | None) -> Label
 
 
 @lru_cache(maxsize=65_536)
-def _with_le(label_pairs: Labels, le: str) -> Labels:
-    return tuple(sorted((*label_pairs, ("le", le))))
+def _with_bucket(label_pairs: Labels, bucket: str) -> Labels:
+    return tuple(sorted((*label_pairs, (metrics.BUCKET_LABEL, bucket))))
 
 
 @lru_cache(maxsize=4_096)
@@ -292,23 +292,23 @@ class ContributionSink:
 
     def observe(
         self,
-        spec: cat.MetricSpec,
+        metric: metrics.Metric,
         label_pairs: Labels,
         at: datetime,
         value: Decimal,
         bounds: tuple[Decimal, ...],
     ) -> None:
         """One histogram observation: its bucket, sum and count, in the windows of `at`."""
-        le = _le_labels(bounds)[bisect_left(bounds, value)]
-        bucket_labels = _with_le(label_pairs, le)
-        self.add_windowed(spec.in_bucket, bucket_labels, at, ONE)
-        self.add_windowed(spec.sum, label_pairs, at, value)
-        self.add_windowed(spec.count, label_pairs, at, ONE)
+        bucket = _bucket_values(bounds)[bisect_left(bounds, value)]
+        bucket_labels = _with_bucket(label_pairs, bucket)
+        self.add_windowed(metric.in_bucket, bucket_labels, at, ONE)
+        self.add_windowed(metric.sum, label_pairs, at, value)
+        self.add_windowed(metric.count, label_pairs, at, ONE)
 
 
 @cache
-def _le_labels(bounds: tuple[Decimal, ...]) -> tuple[str, ...]:
-    return (*(cat.le_label(bound) for bound in bounds), cat.INF)
+def _bucket_values(bounds: tuple[Decimal, ...]) -> tuple[str, ...]:
+    return (*(metrics.bucket_label(bound) for bound in bounds), metrics.UNBOUNDED)
 
 
 def _reporting(money: Money | None, ctx: MetricContext) -> Decimal:
@@ -320,21 +320,23 @@ def _add_win(part: tuple[str, Win, datetime | None], sink: ContributionSink) -> 
     ctx = sink.ctx
     seller = _seller_labels(tenant, win.pipeline, win.seller)
     revenue = _reporting(win.amount, ctx)
-    sink.add_windowed(cat.WON_REVENUE.name, seller, win.won_at, revenue)
-    sink.add_windowed(cat.DEALS_WON.name, seller, win.won_at, ONE)
-    sink.add_windowed(cat.DEALS_CLOSED.name, seller, win.won_at, ONE)
-    sink.observe(cat.TICKET_SIZE, seller, win.won_at, revenue, ctx.ticket_size_buckets)
+    sink.add_windowed(metrics.WON_REVENUE.name, seller, win.won_at, revenue)
+    sink.add_windowed(metrics.DEALS_WON.name, seller, win.won_at, ONE)
+    sink.add_windowed(metrics.DEALS_CLOSED.name, seller, win.won_at, ONE)
+    sink.observe(metrics.TICKET_SIZE, seller, win.won_at, revenue, ctx.ticket_size_buckets)
     if created_at is not None and created_at <= win.won_at:
         cycle = seconds(win.won_at - created_at)
-        sink.observe(cat.SALES_CYCLE, seller, win.won_at, cycle, cat.DURATION_BUCKETS_SECONDS)
+        sink.observe(
+            metrics.SALES_CYCLE, seller, win.won_at, cycle, metrics.DURATION_BUCKETS_SECONDS
+        )
 
 
 def _add_loss(part: tuple[str, Loss], sink: ContributionSink) -> None:
     tenant, loss = part
     seller = _seller_labels(tenant, loss.pipeline, loss.seller)
-    sink.add_windowed(cat.DEALS_CLOSED.name, seller, loss.lost_at, ONE)
+    sink.add_windowed(metrics.DEALS_CLOSED.name, seller, loss.lost_at, ONE)
     reason = labels(tenant=tenant, pipeline=loss.pipeline, reason=loss.reason)
-    sink.add_windowed(cat.DEALS_LOST.name, reason, loss.lost_at, ONE)
+    sink.add_windowed(metrics.DEALS_LOST.name, reason, loss.lost_at, ONE)
 
 
 def _add_churn(part: tuple[str, Churn], sink: ContributionSink) -> None:
@@ -342,9 +344,9 @@ def _add_churn(part: tuple[str, Churn], sink: ContributionSink) -> None:
     churn_labels = labels(
         tenant=tenant, pipeline=churn.pipeline, seller=churn.seller, reason=churn.reason
     )
-    sink.add_windowed(cat.DEALS_CHURNED.name, churn_labels, churn.churned_at, ONE)
+    sink.add_windowed(metrics.DEALS_CHURNED.name, churn_labels, churn.churned_at, ONE)
     revenue = _reporting(churn.amount, sink.ctx)
-    sink.add_windowed(cat.CHURNED_REVENUE.name, churn_labels, churn.churned_at, revenue)
+    sink.add_windowed(metrics.CHURNED_REVENUE.name, churn_labels, churn.churned_at, revenue)
 
 
 def _add_active(part: tuple[str, Win, datetime | None], sink: ContributionSink) -> None:
@@ -359,7 +361,7 @@ def _add_active(part: tuple[str, Win, datetime | None], sink: ContributionSink) 
         for granularity, cutoff in ctx.cutoffs.items():
             start = first_window_start_at_or_after(at, granularity, ctx.timezone)
             window = _window(granularity, max(start, cutoff))
-            sink.add(cat.DEALS_ACTIVE_CHANGE, seller, window, change)
+            sink.add(metrics.DEALS_ACTIVE_CHANGE, seller, window, change)
 
 
 def _add_open(
@@ -372,15 +374,17 @@ def _add_open(
     spec = ctx.pipelines.get(pipeline)
     probability = None if spec is None or stage_name is None else spec.win_probability(stage_name)
     weighted = multiply_exact(value, probability) if probability is not None else ZERO
-    sink.add(cat.OPEN_DEALS.name, stage, None, ONE)
-    sink.add(cat.OPEN_PIPELINE_VALUE.name, stage, None, value)
-    sink.add(cat.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage, None, weighted)
+    sink.add(metrics.OPEN_DEALS.name, stage, None, ONE)
+    sink.add(metrics.OPEN_PIPELINE_VALUE.name, stage, None, value)
+    sink.add(metrics.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage, None, weighted)
 
 
 def _add_anomalies(part: tuple[str, frozenset[Anomaly]], sink: ContributionSink) -> None:
     tenant, anomalies = part
     for anomaly in anomalies:
-        sink.add(cat.DEAL_ANOMALIES.name, labels(tenant=tenant, anomaly=anomaly.value), None, ONE)
+        sink.add(
+            metrics.DEAL_ANOMALIES.name, labels(tenant=tenant, anomaly=anomaly.value), None, ONE
+        )
 
 
 class StageTally:
@@ -489,9 +493,11 @@ class StageTally:
             return
         stage = _stage_labels(tenant, visit.pipeline, visit.stage)
         dwell = seconds(visit.left_at - visit.entered_at)
-        sink.observe(cat.TIME_IN_STAGE, stage, visit.left_at, dwell, cat.DURATION_BUCKETS_SECONDS)
+        sink.observe(
+            metrics.TIME_IN_STAGE, stage, visit.left_at, dwell, metrics.DURATION_BUCKETS_SECONDS
+        )
         if advances:
-            sink.add_windowed(cat.STAGE_ADVANCED.name, stage, visit.left_at, ONE)
+            sink.add_windowed(metrics.STAGE_ADVANCED.name, stage, visit.left_at, ONE)
 
     def _transition(
         self, tenant: str, transition: Transition, sink: ContributionSink | None
@@ -506,12 +512,14 @@ class StageTally:
             from_stage=transition.from_stage,
             to_stage=transition.to_stage,
         )
-        sink.add_windowed(cat.STAGE_TRANSITIONS.name, move, transition.at, ONE)
+        sink.add_windowed(metrics.STAGE_TRANSITIONS.name, move, transition.at, ONE)
 
 
 def _add_entry(tenant: str, entry: tuple[StageKey, datetime], sink: ContributionSink) -> None:
     (pipeline, stage_name), at = entry
-    sink.add_windowed(cat.STAGE_ENTERED.name, _stage_labels(tenant, pipeline, stage_name), at, ONE)
+    sink.add_windowed(
+        metrics.STAGE_ENTERED.name, _stage_labels(tenant, pipeline, stage_name), at, ONE
+    )
 
 
 def _advances(visit: StageVisit, ctx: MetricContext) -> bool:

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from streams.worker.aggregate_view import AggregateView
+from streams.exposition.aggregate_view import AggregateView
 
 EVENT_DELAY_BUCKETS_SECONDS = (1, 5, 15, 60, 300, 900, 3600, 14_400, 86_400, 604_800, 2_592_000)
 KAFKA_DELAY_BUCKETS_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)

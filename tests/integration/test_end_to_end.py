@@ -42,9 +42,9 @@ import pytest
 import yaml
 
 from deploy.grafana.dashboards_src import expand_variables, panel_queries, query_variables
-from streams.domain import catalogue as cat
-from streams.domain.exposition import exposition_samples
 from streams.domain.windows import Window, shift_window, window_start
+from streams.exposition import catalogue as cat
+from streams.exposition.samples import exposition_samples
 from streams.kafka.topics import ensure_topics
 from streams.metric_context import build_context
 from streams.settings import Settings

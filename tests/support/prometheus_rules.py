@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from streams.domain import catalogue as cat
+from streams.exposition import catalogue as cat
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"

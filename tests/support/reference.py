@@ -52,7 +52,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, localcontext
 from typing import NamedTuple
 
-from streams.domain import catalogue as cat
+from streams.domain import metrics
 from streams.domain.context import MetricContext
 from streams.domain.contributions import MISSING, ContributionKey, Labels
 from streams.domain.errors import UnknownCurrencyError
@@ -371,34 +371,38 @@ def _emit(
         for window in _windows_of(at, ctx.timezone, oldest):
             _add(totals, metric, labels, window, value)
 
-    def observe(spec: cat.MetricSpec, labels: Labels, at: datetime, value: Decimal) -> None:
+    def observe(spec: metrics.Metric, labels: Labels, at: datetime, value: Decimal) -> None:
         """A histogram observation: counted in the first bucket whose bound is >= `value`."""
         bounds = (
-            ctx.ticket_size_buckets if spec is cat.TICKET_SIZE else cat.DURATION_BUCKETS_SECONDS
+            ctx.ticket_size_buckets
+            if spec is metrics.TICKET_SIZE
+            else metrics.DURATION_BUCKETS_SECONDS
         )
-        le = next((cat.le_label(bound) for bound in bounds if value <= bound), cat.INF)
+        le = next(
+            (metrics.bucket_label(bound) for bound in bounds if value <= bound), metrics.UNBOUNDED
+        )
         windowed(spec.in_bucket, tuple(sorted((*labels, ("le", le)))), at, ONE)
         windowed(spec.sum, labels, at, value)
         windowed(spec.count, labels, at, ONE)
 
     if (win := deal.win) is not None:
         seller, revenue = _seller(tenant, win), _reporting(win.amount, ctx)
-        windowed(cat.WON_REVENUE.name, seller, win.at, revenue)
-        windowed(cat.DEALS_WON.name, seller, win.at, ONE)
-        windowed(cat.DEALS_CLOSED.name, seller, win.at, ONE)
-        observe(cat.TICKET_SIZE, seller, win.at, revenue)
+        windowed(metrics.WON_REVENUE.name, seller, win.at, revenue)
+        windowed(metrics.DEALS_WON.name, seller, win.at, ONE)
+        windowed(metrics.DEALS_CLOSED.name, seller, win.at, ONE)
+        observe(metrics.TICKET_SIZE, seller, win.at, revenue)
         if deal.created_at is not None and deal.created_at <= win.at:
-            observe(cat.SALES_CYCLE, seller, win.at, _seconds(win.at - deal.created_at))
+            observe(metrics.SALES_CYCLE, seller, win.at, _seconds(win.at - deal.created_at))
     if (churn := deal.churn) is not None:
         labels = _labels(
             tenant=tenant, pipeline=churn.pipeline, seller=churn.seller, reason=churn.reason
         )
-        windowed(cat.DEALS_CHURNED.name, labels, churn.at, ONE)
-        windowed(cat.CHURNED_REVENUE.name, labels, churn.at, _reporting(churn.amount, ctx))
+        windowed(metrics.DEALS_CHURNED.name, labels, churn.at, ONE)
+        windowed(metrics.CHURNED_REVENUE.name, labels, churn.at, _reporting(churn.amount, ctx))
     if (loss := deal.loss) is not None:
-        windowed(cat.DEALS_CLOSED.name, _seller(tenant, loss), loss.at, ONE)
+        windowed(metrics.DEALS_CLOSED.name, _seller(tenant, loss), loss.at, ONE)
         labels = _labels(tenant=tenant, pipeline=loss.pipeline, reason=loss.reason)
-        windowed(cat.DEALS_LOST.name, labels, loss.at, ONE)
+        windowed(metrics.DEALS_LOST.name, labels, loss.at, ONE)
 
     first_entry: dict[tuple[str | None, str], datetime] = {}
     first_advance: dict[tuple[str | None, str], datetime] = {}
@@ -407,14 +411,19 @@ def _emit(
         if visit.left_at is None:
             continue
         stage = _labels(tenant=tenant, pipeline=visit.pipeline, stage=visit.stage)
-        observe(cat.TIME_IN_STAGE, stage, visit.left_at, _seconds(visit.left_at - visit.entered_at))
+        observe(
+            metrics.TIME_IN_STAGE, stage, visit.left_at, _seconds(visit.left_at - visit.entered_at)
+        )
         order = list(_stages(ctx, visit.pipeline) or {})
         later = visit.stage in order and visit.left_to in order
         if visit.left_to == "won" or (
             later and order.index(str(visit.left_to)) > order.index(visit.stage)
         ):
             first_advance.setdefault((visit.pipeline, visit.stage), visit.left_at)
-    for metric, firsts in ((cat.STAGE_ENTERED, first_entry), (cat.STAGE_ADVANCED, first_advance)):
+    for metric, firsts in (
+        (metrics.STAGE_ENTERED, first_entry),
+        (metrics.STAGE_ADVANCED, first_advance),
+    ):
         for (pipeline, stage_name), at in firsts.items():
             windowed(
                 metric.name, _labels(tenant=tenant, pipeline=pipeline, stage=stage_name), at, ONE
@@ -426,7 +435,7 @@ def _emit(
             from_stage=move.from_stage,
             to_stage=move.to_stage,
         )
-        windowed(cat.STAGE_TRANSITIONS.name, labels, move.at, ONE)
+        windowed(metrics.STAGE_TRANSITIONS.name, labels, move.at, ONE)
 
     flags = set(deal.flags)
     used = {(visit.pipeline, visit.stage) for visit in deal.visits}
@@ -437,9 +446,9 @@ def _emit(
         stage = _labels(tenant=tenant, pipeline=deal.pipeline, stage=deal.stage)
         value = _reporting(deal.amount, ctx)
         probability = (_stages(ctx, deal.pipeline) or {}).get(deal.stage or "", Decimal(0))
-        _add(totals, cat.OPEN_DEALS.name, stage, None, ONE)
-        _add(totals, cat.OPEN_PIPELINE_VALUE.name, stage, None, value)
-        _add(totals, cat.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage, None, value * probability)
+        _add(totals, metrics.OPEN_DEALS.name, stage, None, ONE)
+        _add(totals, metrics.OPEN_PIPELINE_VALUE.name, stage, None, value)
+        _add(totals, metrics.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage, None, value * probability)
         if deal.stage is None:
             flags.add("unknown_stage")
         else:
@@ -451,7 +460,7 @@ def _emit(
         elif stage_name not in known and stage_name not in END_NAMES:
             flags.add("unknown_stage")
     for flag in flags:
-        _add(totals, cat.DEAL_ANOMALIES.name, _labels(tenant=tenant, anomaly=flag), None, ONE)
+        _add(totals, metrics.DEAL_ANOMALIES.name, _labels(tenant=tenant, anomaly=flag), None, ONE)
 
 
 def _active_changes(
@@ -480,7 +489,9 @@ def _active_changes(
                     active[labels] = active.get(labels, 0) + 1
             for labels in active.keys() | before.keys():
                 change = Decimal(active.get(labels, 0) - before.get(labels, 0))
-                _add(totals, cat.DEALS_ACTIVE_CHANGE, labels, Window(granularity, start), change)
+                _add(
+                    totals, metrics.DEALS_ACTIVE_CHANGE, labels, Window(granularity, start), change
+                )
             if instant >= last:
                 break
             before, start = active, _step(start, granularity, forward=True)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from streams.domain import catalogue as cat
+from streams.domain import metrics
 from streams.domain.compaction import (
     Outcome,
     admit,
@@ -213,20 +213,20 @@ def test_a_won_deal_keeps_its_win_and_churns_with_its_seller_and_amount() -> Non
     churn = deal.churned(at(5, 20, 2027))
     found = contributions(fold(admit(compacted, churn, NEXT_JUNE).history), NEXT_JUNE)
     churned = {**SELLER, "reason": "budget cut"}
-    assert found[key(cat.CHURNED_REVENUE.name, month(2027, 5), **churned)] == 1000
+    assert found[key(metrics.CHURNED_REVENUE.name, month(2027, 5), **churned)] == 1000
     assert found == contributions(fold(DealHistory.of("d1", deal.written)), NEXT_JUNE)
 
 
 def test_a_reopen_after_compaction_retracts_the_carried_active_deal() -> None:
     deal = won_in_may()
     compacted = compact(DealHistory.of("d1", deal.written), NEXT_JUNE)
-    active = key(cat.DEALS_ACTIVE_CHANGE, month(2027, 5), **SELLER)
+    active = key(metrics.DEALS_ACTIVE_CHANGE, month(2027, 5), **SELLER)
     assert contributions(fold(compacted), NEXT_JUNE)[active] == 1
     reopened = admit(compacted, deal.reopened(at(6, 1, 2027)), NEXT_JUNE).history
     found = contributions(fold(reopened), NEXT_JUNE)
     assert active not in found
     open_in_demo = key(
-        cat.OPEN_DEALS.name, None, tenant="acme", pipeline="new-business", stage="demo"
+        metrics.OPEN_DEALS.name, None, tenant="acme", pipeline="new-business", stage="demo"
     )
     assert found[open_in_demo] == 1  # back in the stage it was won from
     assert found == contributions(fold(DealHistory.of("d1", deal.written)), NEXT_JUNE)
@@ -248,11 +248,11 @@ def test_a_stage_entered_before_the_horizon_is_not_entered_again() -> None:
     assert found == contributions(fold(full), NEXT_JUNE)
     june = month(2027, 6)
     stages = {"tenant": "acme", "pipeline": "new-business"}
-    assert key(cat.STAGE_ENTERED.name, june, **stages, stage="demo") not in found  # in May 2026
-    assert found[key(cat.STAGE_ENTERED.name, june, **stages, stage="proposal")] == 1
-    assert found[key(cat.STAGE_ADVANCED.name, june, **stages, stage="qualified")] == 1
-    assert found[key(cat.STAGE_ADVANCED.name, june, **stages, stage="demo")] == 1  # the first
-    assert found[key(cat.TIME_IN_STAGE.count, june, **stages, stage="qualified")] == 1
+    assert key(metrics.STAGE_ENTERED.name, june, **stages, stage="demo") not in found  # in May 2026
+    assert found[key(metrics.STAGE_ENTERED.name, june, **stages, stage="proposal")] == 1
+    assert found[key(metrics.STAGE_ADVANCED.name, june, **stages, stage="qualified")] == 1
+    assert found[key(metrics.STAGE_ADVANCED.name, june, **stages, stage="demo")] == 1  # the first
+    assert found[key(metrics.TIME_IN_STAGE.count, june, **stages, stage="qualified")] == 1
 
 
 def test_advances_before_the_horizon_are_judged_by_the_configuration_in_force() -> None:
@@ -279,7 +279,7 @@ def test_advances_before_the_horizon_are_judged_by_the_configuration_in_force() 
         )
         assert contributions(fold(resumed), ctx) == contributions(fold(full), ctx)
     demo_advanced = key(
-        cat.STAGE_ADVANCED.name,
+        metrics.STAGE_ADVANCED.name,
         month(2027, 6),
         tenant="acme",
         pipeline="new-business",

@@ -26,7 +26,7 @@ from deploy.grafana.dashboards_src import (
 )
 from deploy.grafana.dashboards_src.engine import ENGINE_METRICS
 from deploy.grafana.dashboards_src.panels import DATASOURCE_UID
-from streams.domain import catalogue as cat
+from streams.exposition import catalogue as cat
 from tests.support.prometheus_rules import (
     catalogue_series,
     metric_names,

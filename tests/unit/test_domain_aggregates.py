@@ -7,16 +7,16 @@ from decimal import Decimal, Inexact
 
 import pytest
 
-from streams.domain import catalogue as cat
+from streams.domain import metrics
 from streams.domain.aggregates import SHARED_INTEGERS, Aggregates
 from streams.domain.contributions import ContributionKey
 from streams.domain.windows import Granularity, Window
 from tests.support.builders import context, day, key, month
 
-REVENUE = cat.WON_REVENUE.name
+REVENUE = metrics.WON_REVENUE.name
 A = key(REVENUE, month(2026, 3), tenant="t", pipeline="p", seller="ann")
 B = key(REVENUE, month(2026, 4), tenant="t", pipeline="p", seller="ann")
-OPEN = key(cat.OPEN_DEALS.name, tenant="t", pipeline="p", stage="demo")
+OPEN = key(metrics.OPEN_DEALS.name, tenant="t", pipeline="p", stage="demo")
 
 
 def test_apply_adds_new_minus_old_and_removes_exact_zeros() -> None:
@@ -65,7 +65,7 @@ def test_prune_drops_old_windows_and_carries_active_changes() -> None:
         retention={Granularity.MONTH: 2, Granularity.DAY: 3},
     )
     seller = {"tenant": "t", "pipeline": "p", "seller": "ann"}
-    active = cat.DEALS_ACTIVE_CHANGE
+    active = metrics.DEALS_ACTIVE_CHANGE
     aggregates = Aggregates(
         {
             A: Decimal(5),  # March: out

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams.domain import catalogue as cat
+from streams.domain import metrics
 from streams.domain.context import MetricContext, is_too_late
 from streams.domain.contributions import ContributionKey, contributions, seconds
 from streams.domain.errors import UnknownCurrencyError
@@ -34,7 +34,7 @@ MARCH, APRIL, MAY = month(2026, 3), month(2026, 4), month(2026, 5)
 T = [MONDAY + days(n) for n in range(400)]  # T[0] is Monday 2026-03-02 09:00 UTC
 
 
-def metrics(*deals: Deal, ctx: MetricContext = MONTHLY) -> dict[ContributionKey, Decimal]:
+def contributed(*deals: Deal, ctx: MetricContext = MONTHLY) -> dict[ContributionKey, Decimal]:
     return compute([event for deal in deals for event in deal.written], ctx)
 
 
@@ -52,22 +52,28 @@ def test_a_win_is_credited_to_the_owner_at_the_win_in_its_window() -> None:
     deal.owner(T[10], "bob")
     deal.won(T[40])  # 2026-04-11
     deal.owner(T[41], "cy")
-    found = metrics(deal)
-    assert of(found, cat.WON_REVENUE.name, cat.DEALS_WON.name, cat.DEALS_CLOSED.name) == {
-        key(cat.WON_REVENUE.name, APRIL, **seller("bob")): Decimal("920"),
-        key(cat.DEALS_WON.name, APRIL, **seller("bob")): 1,
-        key(cat.DEALS_CLOSED.name, APRIL, **seller("bob")): 1,
+    found = contributed(deal)
+    assert of(
+        found, metrics.WON_REVENUE.name, metrics.DEALS_WON.name, metrics.DEALS_CLOSED.name
+    ) == {
+        key(metrics.WON_REVENUE.name, APRIL, **seller("bob")): Decimal("920"),
+        key(metrics.DEALS_WON.name, APRIL, **seller("bob")): 1,
+        key(metrics.DEALS_CLOSED.name, APRIL, **seller("bob")): 1,
     }
-    assert of(found, cat.TICKET_SIZE.in_bucket, cat.TICKET_SIZE.sum, cat.TICKET_SIZE.count) == {
-        key(cat.TICKET_SIZE.in_bucket, APRIL, le="1000", **seller("bob")): 1,
-        key(cat.TICKET_SIZE.sum, APRIL, **seller("bob")): Decimal("920"),
-        key(cat.TICKET_SIZE.count, APRIL, **seller("bob")): 1,
+    assert of(
+        found, metrics.TICKET_SIZE.in_bucket, metrics.TICKET_SIZE.sum, metrics.TICKET_SIZE.count
+    ) == {
+        key(metrics.TICKET_SIZE.in_bucket, APRIL, le="1000", **seller("bob")): 1,
+        key(metrics.TICKET_SIZE.sum, APRIL, **seller("bob")): Decimal("920"),
+        key(metrics.TICKET_SIZE.count, APRIL, **seller("bob")): 1,
     }
-    cycle = of(found, cat.SALES_CYCLE.in_bucket, cat.SALES_CYCLE.sum, cat.SALES_CYCLE.count)
+    cycle = of(
+        found, metrics.SALES_CYCLE.in_bucket, metrics.SALES_CYCLE.sum, metrics.SALES_CYCLE.count
+    )
     assert cycle == {
-        key(cat.SALES_CYCLE.in_bucket, APRIL, le="5184000", **seller("bob")): 1,  # 40 d <= 60 d
-        key(cat.SALES_CYCLE.sum, APRIL, **seller("bob")): Decimal(40 * 86400),
-        key(cat.SALES_CYCLE.count, APRIL, **seller("bob")): 1,
+        key(metrics.SALES_CYCLE.in_bucket, APRIL, le="5184000", **seller("bob")): 1,  # 40 d <= 60 d
+        key(metrics.SALES_CYCLE.sum, APRIL, **seller("bob")): Decimal(40 * 86400),
+        key(metrics.SALES_CYCLE.count, APRIL, **seller("bob")): 1,
     }
 
 
@@ -75,8 +81,8 @@ def test_the_won_events_amount_is_converted_and_rounded_once() -> None:
     deal = Deal()
     deal.created(T[0], amount="1 EUR")
     deal.won(T[1], amount="0.333333 GBP")  # x 1.1723 = 0.3907662759 -> 0.390766
-    revenue = of(metrics(deal), cat.WON_REVENUE.name)
-    assert revenue == {key(cat.WON_REVENUE.name, MARCH, **seller("ann")): Decimal("0.390766")}
+    revenue = of(contributed(deal), metrics.WON_REVENUE.name)
+    assert revenue == {key(metrics.WON_REVENUE.name, MARCH, **seller("ann")): Decimal("0.390766")}
 
 
 def test_reopening_retracts_the_win_and_winning_again_credits_the_new_one() -> None:
@@ -84,14 +90,14 @@ def test_reopening_retracts_the_win_and_winning_again_credits_the_new_one() -> N
     deal.created(T[0])
     deal.won(T[5])
     deal.reopened(T[20])
-    won = (cat.WON_REVENUE.name, cat.DEALS_WON.name, cat.DEALS_CLOSED.name)
-    assert of(metrics(deal), *won) == {}
+    won = (metrics.WON_REVENUE.name, metrics.DEALS_WON.name, metrics.DEALS_CLOSED.name)
+    assert of(contributed(deal), *won) == {}
     deal.owner(T[30], "bob")
     deal.won(T[60], amount="2000 EUR")  # 2026-05-01
-    assert of(metrics(deal), *won) == {
-        key(cat.WON_REVENUE.name, MAY, **seller("bob")): 2000,
-        key(cat.DEALS_WON.name, MAY, **seller("bob")): 1,
-        key(cat.DEALS_CLOSED.name, MAY, **seller("bob")): 1,
+    assert of(contributed(deal), *won) == {
+        key(metrics.WON_REVENUE.name, MAY, **seller("bob")): 2000,
+        key(metrics.DEALS_WON.name, MAY, **seller("bob")): 1,
+        key(metrics.DEALS_CLOSED.name, MAY, **seller("bob")): 1,
     }
 
 
@@ -101,9 +107,9 @@ def test_a_deleted_deal_contributes_nothing() -> None:
     deal.stage(T[1], "demo")
     deal.won(T[2])
     deal.churned(T[50])
-    assert metrics(deal)
+    assert contributed(deal)
     deal.deleted(T[60])
-    assert metrics(deal) == {}
+    assert contributed(deal) == {}
 
 
 def test_churn_is_credited_to_the_seller_and_amount_of_the_win() -> None:
@@ -114,18 +120,18 @@ def test_churn_is_credited_to_the_seller_and_amount_of_the_win() -> None:
     deal.amount(T[5], "10 EUR")
     deal.churned(T[61], reason="switched to competitor")  # 2026-05-02
     churn = {"reason": "switched to competitor", **seller("ann")}
-    assert of(metrics(deal), cat.DEALS_CHURNED.name, cat.CHURNED_REVENUE.name) == {
-        key(cat.DEALS_CHURNED.name, MAY, **churn): 1,
-        key(cat.CHURNED_REVENUE.name, MAY, **churn): 5000,
+    assert of(contributed(deal), metrics.DEALS_CHURNED.name, metrics.CHURNED_REVENUE.name) == {
+        key(metrics.DEALS_CHURNED.name, MAY, **churn): 1,
+        key(metrics.CHURNED_REVENUE.name, MAY, **churn): 5000,
     }
     # The win still stands in its own window.
-    assert of(metrics(deal), cat.WON_REVENUE.name) == {
-        key(cat.WON_REVENUE.name, MARCH, **seller("ann")): 5000
+    assert of(contributed(deal), metrics.WON_REVENUE.name) == {
+        key(metrics.WON_REVENUE.name, MARCH, **seller("ann")): 5000
     }
     # Active from the first month starting after the win to the first after the churn.
-    assert of(metrics(deal), cat.DEALS_ACTIVE_CHANGE) == {
-        key(cat.DEALS_ACTIVE_CHANGE, APRIL, **seller("ann")): 1,
-        key(cat.DEALS_ACTIVE_CHANGE, month(2026, 6), **seller("ann")): -1,
+    assert of(contributed(deal), metrics.DEALS_ACTIVE_CHANGE) == {
+        key(metrics.DEALS_ACTIVE_CHANGE, APRIL, **seller("ann")): 1,
+        key(metrics.DEALS_ACTIVE_CHANGE, month(2026, 6), **seller("ann")): -1,
     }
 
 
@@ -133,9 +139,9 @@ def test_churn_of_a_deal_not_won_counts_nowhere_but_is_reported() -> None:
     deal = Deal()
     deal.created(T[0])
     deal.churned(T[3])
-    found = metrics(deal)
-    assert of(found, cat.DEALS_CHURNED.name, cat.CHURNED_REVENUE.name) == {}
-    assert found[key(cat.DEAL_ANOMALIES.name, tenant="acme", anomaly="churn_without_win")] == 1
+    found = contributed(deal)
+    assert of(found, metrics.DEALS_CHURNED.name, metrics.CHURNED_REVENUE.name) == {}
+    assert found[key(metrics.DEAL_ANOMALIES.name, tenant="acme", anomaly="churn_without_win")] == 1
 
 
 def test_losses_count_per_reason_and_in_the_win_rate_denominator() -> None:
@@ -145,13 +151,13 @@ def test_losses_count_per_reason_and_in_the_win_rate_denominator() -> None:
     won = Deal("d2")
     won.created(T[0], owner="ann")
     won.won(T[4])
-    found = metrics(lost, won)
-    assert of(found, cat.DEALS_LOST.name) == {
-        key(cat.DEALS_LOST.name, MARCH, tenant="acme", pipeline=NB, reason="no budget"): 1
+    found = contributed(lost, won)
+    assert of(found, metrics.DEALS_LOST.name) == {
+        key(metrics.DEALS_LOST.name, MARCH, tenant="acme", pipeline=NB, reason="no budget"): 1
     }
-    assert of(found, cat.DEALS_WON.name, cat.DEALS_CLOSED.name) == {
-        key(cat.DEALS_WON.name, MARCH, **seller("ann")): 1,
-        key(cat.DEALS_CLOSED.name, MARCH, **seller("ann")): 2,
+    assert of(found, metrics.DEALS_WON.name, metrics.DEALS_CLOSED.name) == {
+        key(metrics.DEALS_WON.name, MARCH, **seller("ann")): 1,
+        key(metrics.DEALS_CLOSED.name, MARCH, **seller("ann")): 2,
     }
 
 
@@ -165,20 +171,20 @@ def test_per_stage_conversion_counts_each_deal_once_per_stage() -> None:
     deal.lost(T[5])
     deal.reopened(T[6])  # re-enters proposal: not a new entry
     deal.won(T[40])  # proposal advanced to won, in April
-    found = metrics(deal)
+    found = contributed(deal)
     stage = {"tenant": "acme", "pipeline": NB}
-    assert of(found, cat.STAGE_ENTERED.name) == {
-        key(cat.STAGE_ENTERED.name, MARCH, stage=name, **stage): 1
+    assert of(found, metrics.STAGE_ENTERED.name) == {
+        key(metrics.STAGE_ENTERED.name, MARCH, stage=name, **stage): 1
         for name in ("lead", "qualified", "proposal")
     }
-    assert of(found, cat.STAGE_ADVANCED.name) == {
-        key(cat.STAGE_ADVANCED.name, MARCH, stage="lead", **stage): 1,
-        key(cat.STAGE_ADVANCED.name, MARCH, stage="qualified", **stage): 1,
-        key(cat.STAGE_ADVANCED.name, APRIL, stage="proposal", **stage): 1,
+    assert of(found, metrics.STAGE_ADVANCED.name) == {
+        key(metrics.STAGE_ADVANCED.name, MARCH, stage="lead", **stage): 1,
+        key(metrics.STAGE_ADVANCED.name, MARCH, stage="qualified", **stage): 1,
+        key(metrics.STAGE_ADVANCED.name, APRIL, stage="proposal", **stage): 1,
     }
     moves = {
         (k.labels[0][1], k.labels[3][1]): v
-        for k, v in of(found, cat.STAGE_TRANSITIONS.name).items()
+        for k, v in of(found, metrics.STAGE_TRANSITIONS.name).items()
     }
     assert moves == {
         ("lead", "qualified"): 2,
@@ -195,13 +201,13 @@ def test_an_unknown_stage_is_counted_under_its_name_and_reported() -> None:
     deal.created(T[0], stage="lead")
     deal.stage(T[1], "legal review")
     deal.stage(T[2], "negotiation")
-    found = metrics(deal)
+    found = contributed(deal)
     stage = {"tenant": "acme", "pipeline": NB}
-    assert found[key(cat.STAGE_ENTERED.name, MARCH, stage="legal review", **stage)] == 1
+    assert found[key(metrics.STAGE_ENTERED.name, MARCH, stage="legal review", **stage)] == 1
     # Order unknown: neither into nor out of it is an advance.
-    assert key(cat.STAGE_ADVANCED.name, MARCH, stage="lead", **stage) not in found
-    assert key(cat.STAGE_ADVANCED.name, MARCH, stage="legal review", **stage) not in found
-    assert found[key(cat.DEAL_ANOMALIES.name, tenant="acme", anomaly="unknown_stage")] == 1
+    assert key(metrics.STAGE_ADVANCED.name, MARCH, stage="lead", **stage) not in found
+    assert key(metrics.STAGE_ADVANCED.name, MARCH, stage="legal review", **stage) not in found
+    assert found[key(metrics.DEAL_ANOMALIES.name, tenant="acme", anomaly="unknown_stage")] == 1
 
 
 def test_time_in_stage_is_recorded_when_the_stage_is_left() -> None:
@@ -209,9 +215,9 @@ def test_time_in_stage_is_recorded_when_the_stage_is_left() -> None:
     deal.created(T[0], stage="lead")
     deal.stage(T[0] + days(0.125), "demo")  # 3 hours in lead
     deal.stage(T[35], "proposal")  # 35 days less 3 hours in demo, left in April
-    found = metrics(deal)
+    found = contributed(deal)
     stage = {"tenant": "acme", "pipeline": NB}
-    spec = cat.TIME_IN_STAGE
+    spec = metrics.TIME_IN_STAGE
     demo_seconds = seconds(T[35] - (T[0] + days(0.125)))
     assert of(found, spec.in_bucket, spec.sum, spec.count) == {
         key(spec.in_bucket, MARCH, le="14400", stage="lead", **stage): 1,
@@ -232,19 +238,19 @@ def test_open_pipeline_is_value_count_and_weighted_value_now() -> None:
     won = Deal("d3")
     won.created(T[0])
     won.won(T[1])
-    found = metrics(proposal, odd, won)
+    found = contributed(proposal, odd, won)
     here = {"tenant": "acme", "pipeline": NB}
     assert of(
         found,
-        cat.OPEN_DEALS.name,
-        cat.OPEN_PIPELINE_VALUE.name,
-        cat.OPEN_PIPELINE_WEIGHTED_VALUE.name,
+        metrics.OPEN_DEALS.name,
+        metrics.OPEN_PIPELINE_VALUE.name,
+        metrics.OPEN_PIPELINE_WEIGHTED_VALUE.name,
     ) == {
-        key(cat.OPEN_DEALS.name, stage="proposal", **here): 1,
-        key(cat.OPEN_PIPELINE_VALUE.name, stage="proposal", **here): 920,
-        key(cat.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage="proposal", **here): 460,
-        key(cat.OPEN_DEALS.name, stage="parked", **here): 1,
-        key(cat.OPEN_PIPELINE_VALUE.name, stage="parked", **here): 300,
+        key(metrics.OPEN_DEALS.name, stage="proposal", **here): 1,
+        key(metrics.OPEN_PIPELINE_VALUE.name, stage="proposal", **here): 920,
+        key(metrics.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage="proposal", **here): 460,
+        key(metrics.OPEN_DEALS.name, stage="parked", **here): 1,
+        key(metrics.OPEN_PIPELINE_VALUE.name, stage="parked", **here): 300,
     }
 
 
@@ -255,9 +261,9 @@ def test_iso_weeks_split_sunday_night_from_monday_morning() -> None:
     monday = Deal("d2")
     monday.created(T[0])
     monday.won(datetime(2026, 3, 16, 0, 0, tzinfo=UTC))
-    assert of(metrics(sunday, monday, ctx=WEEKLY), cat.DEALS_WON.name) == {
-        key(cat.DEALS_WON.name, week(2026, 3, 9), **seller("ann")): 1,
-        key(cat.DEALS_WON.name, week(2026, 3, 16), **seller("ann")): 1,
+    assert of(contributed(sunday, monday, ctx=WEEKLY), metrics.DEALS_WON.name) == {
+        key(metrics.DEALS_WON.name, week(2026, 3, 9), **seller("ann")): 1,
+        key(metrics.DEALS_WON.name, week(2026, 3, 16), **seller("ann")): 1,
     }
 
 
@@ -266,11 +272,11 @@ def test_windows_follow_the_configured_timezone_across_dst() -> None:
     deal.created(T[0])
     deal.won(datetime(2026, 3, 31, 22, 30, tzinfo=UTC))  # 00:30 April 1st in Paris (UTC+2)
     paris = context(tz=ZoneInfo("Europe/Paris"), retention={Granularity.MONTH: 14})
-    assert of(metrics(deal, ctx=paris), cat.DEALS_WON.name) == {
-        key(cat.DEALS_WON.name, APRIL, **seller("ann")): 1
+    assert of(contributed(deal, ctx=paris), metrics.DEALS_WON.name) == {
+        key(metrics.DEALS_WON.name, APRIL, **seller("ann")): 1
     }
-    assert of(metrics(deal), cat.DEALS_WON.name) == {
-        key(cat.DEALS_WON.name, MARCH, **seller("ann")): 1
+    assert of(contributed(deal), metrics.DEALS_WON.name) == {
+        key(metrics.DEALS_WON.name, MARCH, **seller("ann")): 1
     }
 
 
@@ -283,14 +289,16 @@ def test_windows_out_of_retention_are_dropped_but_active_changes_carry() -> None
     in_june = context(now=datetime(2026, 6, 15, tzinfo=UTC), retention={Granularity.MONTH: 2})
     found = aggregate(folded, in_june)
     assert {k.window for k in found if k.window} == {MAY, month(2026, 6)}
-    assert of(found, cat.DEALS_WON.name) == {key(cat.DEALS_WON.name, MAY, **seller("ann")): 1}
-    assert of(found, cat.STAGE_ENTERED.name) == {}  # lead in March, demo in April: too late
-    assert of(found, cat.DEALS_ACTIVE_CHANGE) == {
-        key(cat.DEALS_ACTIVE_CHANGE, month(2026, 6), **seller("ann")): 1
+    assert of(found, metrics.DEALS_WON.name) == {
+        key(metrics.DEALS_WON.name, MAY, **seller("ann")): 1
+    }
+    assert of(found, metrics.STAGE_ENTERED.name) == {}  # lead in March, demo in April: too late
+    assert of(found, metrics.DEALS_ACTIVE_CHANGE) == {
+        key(metrics.DEALS_ACTIVE_CHANGE, month(2026, 6), **seller("ann")): 1
     }
     in_august = in_june.with_now(datetime(2026, 8, 1, tzinfo=UTC))
-    assert of(aggregate(folded, in_august), cat.DEALS_ACTIVE_CHANGE) == {
-        key(cat.DEALS_ACTIVE_CHANGE, month(2026, 7), **seller("ann")): 1
+    assert of(aggregate(folded, in_august), metrics.DEALS_ACTIVE_CHANGE) == {
+        key(metrics.DEALS_ACTIVE_CHANGE, month(2026, 7), **seller("ann")): 1
     }
 
 
@@ -301,11 +309,11 @@ def test_the_batch_drops_events_too_late_for_its_clock() -> None:
     deal.won(T[61], owner="bob")  # May 2nd
     in_june = context(now=datetime(2026, 6, 15, tzinfo=UTC), retention={Granularity.MONTH: 2})
     found = compute(deal.written, in_june)
-    assert of(found, cat.DEALS_WON.name) == {
-        key(cat.DEALS_WON.name, MAY, **seller("bob", pipeline="(none)")): 1
+    assert of(found, metrics.DEALS_WON.name) == {
+        key(metrics.DEALS_WON.name, MAY, **seller("bob", pipeline="(none)")): 1
     }
-    assert of(found, cat.SALES_CYCLE.count) == {}  # the created event changed nothing
-    anomalies = {dict(k.labels)["anomaly"] for k in of(found, cat.DEAL_ANOMALIES.name)}
+    assert of(found, metrics.SALES_CYCLE.count) == {}  # the created event changed nothing
+    anomalies = {dict(k.labels)["anomaly"] for k in of(found, metrics.DEAL_ANOMALIES.name)}
     assert anomalies == {"no_created", "won_without_amount", "unknown_pipeline"}
     assert compute(deal.written[:2], in_june) == {}  # a deal of too-late events only: nothing
 
@@ -327,7 +335,7 @@ def test_every_granularity_gets_its_window() -> None:
     deal = Deal()
     deal.created(T[0])
     deal.won(datetime(2026, 4, 1, 1, tzinfo=UTC))  # a Wednesday
-    found = of(metrics(deal, ctx=context()), cat.DEALS_WON.name)
+    found = of(contributed(deal, ctx=context()), metrics.DEALS_WON.name)
     assert {k.window for k in found} == {
         Window(Granularity.DAY, date(2026, 4, 1)),
         Window(Granularity.WEEK, date(2026, 3, 30)),
@@ -347,14 +355,16 @@ def test_a_win_without_amount_counts_as_a_deal_of_zero_and_without_cycle() -> No
     deal = Deal()
     deal.stage(T[0], "demo", pipeline=NB, owner="ann")
     deal.won(T[1])
-    found = metrics(deal)
-    assert of(found, cat.WON_REVENUE.name, cat.SALES_CYCLE.count) == {}
-    assert of(found, cat.DEALS_WON.name, cat.TICKET_SIZE.count, cat.TICKET_SIZE.in_bucket) == {
-        key(cat.DEALS_WON.name, MARCH, **seller("ann")): 1,
-        key(cat.TICKET_SIZE.count, MARCH, **seller("ann")): 1,
-        key(cat.TICKET_SIZE.in_bucket, MARCH, le="100", **seller("ann")): 1,
+    found = contributed(deal)
+    assert of(found, metrics.WON_REVENUE.name, metrics.SALES_CYCLE.count) == {}
+    assert of(
+        found, metrics.DEALS_WON.name, metrics.TICKET_SIZE.count, metrics.TICKET_SIZE.in_bucket
+    ) == {
+        key(metrics.DEALS_WON.name, MARCH, **seller("ann")): 1,
+        key(metrics.TICKET_SIZE.count, MARCH, **seller("ann")): 1,
+        key(metrics.TICKET_SIZE.in_bucket, MARCH, le="100", **seller("ann")): 1,
     }
-    anomalies = {dict(k.labels)["anomaly"] for k in of(found, cat.DEAL_ANOMALIES.name)}
+    anomalies = {dict(k.labels)["anomaly"] for k in of(found, metrics.DEAL_ANOMALIES.name)}
     assert anomalies == {"no_created", "won_without_amount"}
 
 
@@ -362,9 +372,9 @@ def test_an_unknown_pipeline_is_counted_under_its_name_and_reported() -> None:
     deal = Deal()
     deal.created(T[0], pipeline="partners", stage="intro")
     deal.won(T[1])
-    found = metrics(deal)
-    assert found[key(cat.DEALS_WON.name, MARCH, **seller("ann", pipeline="partners"))] == 1
-    anomalies = {dict(k.labels)["anomaly"] for k in of(found, cat.DEAL_ANOMALIES.name)}
+    found = contributed(deal)
+    assert found[key(metrics.DEALS_WON.name, MARCH, **seller("ann", pipeline="partners"))] == 1
+    anomalies = {dict(k.labels)["anomaly"] for k in of(found, metrics.DEAL_ANOMALIES.name)}
     assert anomalies == {"unknown_pipeline"}
 
 
@@ -409,8 +419,8 @@ def test_keys_of_different_deals_share_their_metric_names_and_windows() -> None:
     by_part = {(k.metric, k.window): k for k in one}
     pairs = [(by_part[(k.metric, k.window)], k) for k in other if (k.metric, k.window) in by_part]
 
-    assert any(k.metric == cat.TICKET_SIZE.sum for _, k in pairs)
-    assert any(k.metric == cat.DEALS_ACTIVE_CHANGE for _, k in pairs)
+    assert any(k.metric == metrics.TICKET_SIZE.sum for _, k in pairs)
+    assert any(k.metric == metrics.DEALS_ACTIVE_CHANGE for _, k in pairs)
     for mine, theirs in pairs:
         assert mine.metric is theirs.metric
         assert mine.window is theirs.window
@@ -442,22 +452,22 @@ def test_the_funnel_counts_each_stage_once_across_a_re_entry_and_a_reopen() -> N
         }
 
     march, april, may = date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)
-    assert monthly(cat.STAGE_ENTERED.name) == {
+    assert monthly(metrics.STAGE_ENTERED.name) == {
         ("lead", march): 1,
         ("qualified", march): 1,
         ("demo", april): 1,
     }
-    assert monthly(cat.STAGE_ADVANCED.name) == {
+    assert monthly(metrics.STAGE_ADVANCED.name) == {
         ("lead", march): 1,
         ("qualified", april): 1,
         ("demo", april): 1,
     }
-    assert monthly(cat.DEALS_WON.name) == {}
-    assert monthly(cat.DEALS_LOST.name) == {("", may): 1}
+    assert monthly(metrics.DEALS_WON.name) == {}
+    assert monthly(metrics.DEALS_LOST.name) == {("", may): 1}
     moves = {
         (dict(key.labels)["from_stage"], dict(key.labels)["to_stage"], key.window.start): value
         for key, value in found.items()
-        if key.metric == cat.STAGE_TRANSITIONS.name and key.window is not None
+        if key.metric == metrics.STAGE_TRANSITIONS.name and key.window is not None
     }
     assert moves[("lead", "qualified", march)] == 2
     assert moves[("won", "demo", april)] == 1

@@ -24,18 +24,18 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain import catalogue as cat
+from streams.domain import metrics
 from streams.domain.aggregates import Aggregates
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey, contributions, labels
 from streams.domain.events import DealEvent
-from streams.domain.exposition import exposition_samples
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory
 from streams.domain.partition_state import DealStore, PartitionState, decode_deal
 from streams.domain.replay import aggregate, compute, histories, in_time
 from streams.domain.view import DealStatus
 from streams.domain.windows import Window, retained_windows, window_start_instant
+from streams.exposition.samples import exposition_samples
 from tests.support.reference import reference
 from tests.support.strategies import (
     contexts,
@@ -199,7 +199,9 @@ def test_exposition_sums_across_workers_and_counts_active_deals(
     summed = Aggregates.sum(Aggregates(samples) for samples in exported).snapshot()
     whole = exposition_samples(compute(events, ctx), ctx)
     assert summed == {k: v for k, v in whole.items() if v != 0}
-    active = {k: v for k, v in whole.items() if k.metric == cat.DEALS_ACTIVE_AT_WINDOW_START.name}
+    active = {
+        k: v for k, v in whole.items() if k.metric == metrics.DEALS_ACTIVE_AT_WINDOW_START.name
+    }
     assert active == _active_by_definition(events, ctx)
 
 
@@ -223,7 +225,9 @@ def _active_by_definition(
                     tenant=view.tenant, pipeline=view.win.pipeline, seller=view.win.seller
                 )
                 key = ContributionKey(
-                    cat.DEALS_ACTIVE_AT_WINDOW_START.name, win_labels, Window(granularity, start)
+                    metrics.DEALS_ACTIVE_AT_WINDOW_START.name,
+                    win_labels,
+                    Window(granularity, start),
                 )
                 counted[key] = counted.get(key, Decimal(0)) + 1
     return counted

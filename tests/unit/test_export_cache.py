@@ -1,10 +1,11 @@
-"""The export cache gives the samples the full build gives, whatever happened in between.
+"""The export cache serves what a fresh render of the aggregates gives, whatever happened.
 
 Random deal histories are folded one event at a time over a few partitions,
 with scrapes in between, a clock that moves across days, weeks and months,
 rebuilds and dropped partitions, and a seller cap that folds sellers in and out
-of `__other__`. After every scrape the cached body must hold exactly the lines
-of `BusinessCollector`'s body, which derives everything from the aggregates.
+of `__other__`. After every scrape the cached body must hold exactly the
+families and samples of `tests.support.fresh_render`, which derives everything
+from the aggregates on its own and renders it with prometheus_client.
 """
 
 from __future__ import annotations
@@ -16,19 +17,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
-from prometheus_client.parser import text_string_to_metric_families
 
 from streams.domain.events import DealEvent, EventType
-from streams.domain.label_cap import OTHER_SELLER
+from streams.exposition import export_cache, samples
+from streams.exposition.export_cache import ExportCache
+from streams.exposition.seller_cap import OTHER_SELLER
 from streams.metric_context import ContextSource
 from streams.settings import Settings
-from streams.worker import business_collector, export_cache
-from streams.worker.business_collector import BusinessCollector
 from streams.worker.deal_fold import DealFold
-from streams.worker.export_cache import ExportCache
 from streams.worker.fold_metrics import FoldMetrics
-from streams.worker.text_exposition import render
-from tests.support.collector import NOW, won_deal
+from tests.support.fresh_render import fresh_body, parsed
+from tests.support.served import NOW, fold_of, won_deal
 from tests.support.strategies import BASE, deal_story, partition_of
 
 START = BASE + timedelta(days=230)  # near the end of the simulated events
@@ -43,8 +42,9 @@ class MovingClock:
 
 
 def full_body(fold: DealFold, contexts: ContextSource, cap: int, windows: int = 2) -> bytes:
-    collector = BusinessCollector(fold, contexts, windows, max_sellers_per_tenant=cap)
-    return render(collector.families(collector.capture()))
+    """A fresh render of the fold's aggregates, now."""
+    ctx = contexts.current()
+    return fresh_body(dict(fold.aggregates(ctx).items()), ctx, windows, cap)
 
 
 def cached_body(cache: ExportCache) -> bytes:
@@ -52,8 +52,9 @@ def cached_body(cache: ExportCache) -> bytes:
 
 
 def assert_same_export(cached: bytes, full: bytes) -> None:
-    assert sorted(cached.decode().splitlines()) == sorted(full.decode().splitlines())
-    list(text_string_to_metric_families(cached.decode()))  # a body Prometheus can read
+    """The same families, in the same order, with the same HELP and samples (Prometheus
+    reads both: the fresh render writes its labels in another order)."""
+    assert parsed(cached) == parsed(full)
 
 
 # After each event: nothing, a scrape, the clock moving (hours to weeks), a rebuild
@@ -105,19 +106,10 @@ def test_the_cache_exports_what_the_full_build_exports(
     assert_same_export(cached_body(cache), full_body(fold, contexts, cap, windows))
 
 
-def fold_of(*deals: list[DealEvent]) -> tuple[DealFold, ContextSource]:
-    contexts = ContextSource(Settings(clock=NOW), lambda: NOW)
-    fold = DealFold({}, contexts, FoldMetrics(CollectorRegistry()))
-    for events in deals:
-        for event in events:
-            fold.accept(event, partition=0)
-    return fold, contexts
-
-
 def derived_sellers(monkeypatch: Any) -> list[str | None]:
     """The seller of each group the cache derives samples for from now on (None: no seller)."""
     derived: list[str | None] = []
-    original = business_collector.exported_samples
+    original = samples.exported_samples
 
     def counting(aggregated: Any, *args: Any) -> Any:
         sellers = {dict(key.labels).get("seller") for key in aggregated}
@@ -227,8 +219,7 @@ def test_label_values_are_escaped_as_the_full_build_escapes_them() -> None:
     assert_same_export(body, full_body(fold, contexts, 1000))
 
 
-@pytest.mark.parametrize("exporter", [BusinessCollector, ExportCache])
-def test_both_exporters_refuse_a_cap_of_no_seller(exporter: type) -> None:
+def test_the_exporter_refuses_a_cap_of_no_seller() -> None:
     fold, contexts = fold_of(won_deal("d1", NOW - timedelta(hours=2), "100", "ann"))
     with pytest.raises(ValueError, match="max_sellers_per_tenant must be >= 1, got 0"):
-        exporter(fold, contexts, 2, max_sellers_per_tenant=0)
+        ExportCache(fold, contexts, 2, max_sellers_per_tenant=0)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain import catalogue as cat
+from streams.domain import metrics
 from streams.domain.context import MetricContext, is_too_late
 from streams.domain.contributions import ContributionKey
 from streams.domain.deal_record import encode_event
@@ -116,10 +116,10 @@ def test_the_reference_equals_compute_on_the_simulated_workload() -> None:
     assert len(events) > 4_000
     ctx = build_context(settings, CLOCK)
     result = assert_same(events, ctx)
-    exported = {cat.DEALS_ACTIVE_CHANGE} | {
-        metric.in_bucket if metric.kind == "histogram" else metric.name
-        for metric in cat.ALL_METRICS
-        if metric not in (cat.DEALS_ACTIVE_AT_WINDOW_START, cat.DEAL_ANOMALIES)
+    exported = {metrics.DEALS_ACTIVE_CHANGE} | {
+        metric.in_bucket if metric.histogram else metric.name
+        for metric in metrics.ALL_METRICS
+        if metric not in (metrics.DEALS_ACTIVE_AT_WINDOW_START, metrics.DEAL_ANOMALIES)
     }
     # Every metric but the anomalies (the simulator's stories are plausible): not a match
     # of two empty results.
@@ -136,7 +136,7 @@ def test_the_reference_equals_compute_on_adversarial_histories(seed: int) -> Non
     events = ingested(messages, settings)
     ctx = build_context(settings, CLOCK)
     anomalies = assert_same(events, ctx)
-    assert any(key.metric == cat.DEAL_ANOMALIES.name for key in anomalies)
+    assert any(key.metric == metrics.DEAL_ANOMALIES.name for key in anomalies)
     for days_later in (0, 30, 120):
         later = shorter(ctx, CLOCK + timedelta(days=days_later))
         assert any(is_too_late(event, later) for event in events)

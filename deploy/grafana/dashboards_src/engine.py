@@ -12,7 +12,7 @@ from grafana_foundation_sdk.models import units
 
 from deploy.grafana.dashboards_src import promql as q
 from deploy.grafana.dashboards_src.panels import DATASOURCE, Query, stat_panel, time_series
-from streams.domain import catalogue as cat
+from streams.exposition import catalogue as cat
 
 UID = "dealpulse-engine"
 

@@ -23,7 +23,7 @@ from deploy.grafana.dashboards_src.panels import (
     stat_panel,
     time_series,
 )
-from streams.domain import catalogue as cat
+from streams.exposition import catalogue as cat
 
 UID = "dealpulse-sales-overview"
 CURRENCY_UNIT = "currencyUSD"

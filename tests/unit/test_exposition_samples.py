@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from streams.domain import catalogue as cat
-from streams.domain.exposition import exposition_samples
+from streams.domain import metrics
 from streams.domain.replay import compute
 from streams.domain.windows import Granularity
+from streams.exposition import catalogue as cat
+from streams.exposition.samples import exposition_samples
 from tests.support.builders import MONDAY, Deal, context, days, key, month
 
 MONTHLY = context(now=datetime(2026, 7, 15, tzinfo=UTC), retention={Granularity.MONTH: 6})
@@ -68,4 +69,4 @@ def test_active_deals_at_each_window_start() -> None:
     }
     # Retained: February to July; February has none active, so it is left out.
     assert active == {3: 1, 4: 2, 5: 1, 6: 1, 7: 1}
-    assert not any(k.metric == cat.DEALS_ACTIVE_CHANGE for k in samples)
+    assert not any(k.metric == metrics.DEALS_ACTIVE_CHANGE for k in samples)

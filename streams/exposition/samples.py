@@ -1,8 +1,8 @@
 """From aggregates to the samples Prometheus sees.
 
 The aggregates keep two metrics in a form that sums and retracts cheaply (see
-`catalogue`); this turns a snapshot into exported samples, with the same
-`ContributionKey` shape:
+`streams.domain.metrics`); this turns a snapshot into exported samples, with the
+same `ContributionKey` shape:
 
 - `<histogram>_in_bucket` becomes cumulative `<histogram>_bucket`, with every
   bound of the histogram present (`le` up to `+Inf`, which equals `_count`);
@@ -12,6 +12,13 @@ The aggregates keep two metrics in a form that sums and retracts cheaply (see
 
 Both are linear, so summing the workers' exports equals exporting their sum.
 Everything else passes through unchanged.
+
+Per granularity, only the most recent `DEALPULSE_EXPORT_WINDOWS` calendar
+windows are exported (today and yesterday, this week and last...): Prometheus
+keeps the history itself; older windows stay in the worker's state and in
+`dealpulse replay`. Each windowed series also carries `window="current"` or
+`window="previous"`, so a dashboard can select "today" without comparing dates
+(`exported_windows`).
 """
 
 from __future__ import annotations
@@ -22,11 +29,19 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from streams.domain import catalogue as cat
+from streams.domain import metrics
+from streams.domain.aggregates import Aggregates
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ZERO, ContributionKey, Labels, new_key
 from streams.domain.money import EXACT
-from streams.domain.windows import Granularity, Window, retained_windows
+from streams.domain.windows import (
+    Granularity,
+    Window,
+    retained_windows,
+    shift_window,
+    window_start,
+)
+from streams.exposition import catalogue as cat
 
 Snapshot = Mapping[ContributionKey, Decimal]
 _GroupKey = tuple[str, Labels, Window | None]
@@ -58,7 +73,7 @@ def exposition_samples(
             if counts is None:
                 counts = buckets[series] = {}
             counts[le] = value
-        elif key.metric == cat.DEALS_ACTIVE_CHANGE and key.window is not None:
+        elif key.metric == metrics.DEALS_ACTIVE_CHANGE and key.window is not None:
             changes[(key.labels, key.window.granularity)][key.window.start] = value
         else:
             samples[key] = value
@@ -83,19 +98,21 @@ def exposition_samples(
 
 
 _HISTOGRAM = {spec.name: spec for spec in cat.HISTOGRAMS}
-_HISTOGRAM_OF_IN_BUCKET = {spec.in_bucket: spec for spec in cat.HISTOGRAMS}
+_HISTOGRAM_OF_IN_BUCKET = {spec.metric.in_bucket: spec for spec in cat.HISTOGRAMS}
 
 
 def _bounds(spec: cat.MetricSpec, ctx: MetricContext) -> tuple[str, ...]:
     """The `le` values of a histogram, `+Inf` last."""
-    bounds = ctx.ticket_size_buckets if spec is cat.TICKET_SIZE else cat.DURATION_BUCKETS_SECONDS
-    return (*(cat.le_label(bound) for bound in bounds), cat.INF)
+    bounds = (
+        ctx.ticket_size_buckets if spec is cat.TICKET_SIZE else metrics.DURATION_BUCKETS_SECONDS
+    )
+    return (*(metrics.bucket_label(bound) for bound in bounds), cat.INF)
 
 
 def _without_le(labels: Labels) -> tuple[Labels, str]:
     """A bucket's labels without `le`, and its `le`."""
     for index, (name, value) in enumerate(labels):
-        if name == "le":
+        if name == cat.LE:
             return labels[:index] + labels[index + 1 :], value
     raise ValueError(f"a histogram bucket without an le label: {labels}")
 
@@ -109,12 +126,12 @@ def _cumulate(
 ) -> dict[ContributionKey, Decimal]:
     cumulated: dict[ContributionKey, Decimal] = {}
     running = ZERO
-    at = sum(1 for name, _ in base if name < "le")  # labels stay sorted by name
+    at = sum(1 for name, _ in base if name < cat.LE)  # labels stay sorted by name
     before, after = base[:at], base[at:]
     for le in les:
         running = EXACT.add(running, counts.get(le, ZERO))
         key: ContributionKey = new_key(
-            ContributionKey, (spec.bucket, (*before, ("le", le), *after), window)
+            ContributionKey, (spec.bucket, (*before, (cat.LE, le), *after), window)
         )
         cumulated[key] = running
     return cumulated
@@ -179,3 +196,55 @@ def active_windows(ctx: MetricContext, windows: Collection[Window] | None = None
             for granularity, dates in starts.items()
         },
     )
+
+
+def exported_windows(ctx: MetricContext, export_windows: int) -> dict[Window, str]:
+    """The windows on /metrics, each with its `window` label ("current", "previous", ...)."""
+    windows: dict[Window, str] = {}
+    for granularity in ctx.cutoffs:
+        current = window_start(ctx.now, granularity, ctx.timezone)
+        for back in range(export_windows):
+            window = Window(granularity, shift_window(current, granularity, -back))
+            windows[window] = window_name(back)
+    return windows
+
+
+def window_name(windows_back: int) -> str:
+    """The `window` label: which exported window a series is, relative to now."""
+    if windows_back == 0:
+        return "current"
+    if windows_back == 1:
+        return "previous"
+    return f"previous_{windows_back}"
+
+
+def is_exported(key: ContributionKey, exported: Mapping[Window, str]) -> bool:
+    """Whether /metrics needs `key`: an exported window's, or a step of a running total.
+
+    The running totals of the active-deal changes start at the oldest retained
+    window, so all their steps are needed.
+    """
+    window = key.window
+    return window is None or window in exported or key.metric in metrics.CARRIED_METRICS
+
+
+def exported_aggregates(
+    aggregates: Aggregates, exported: Mapping[Window, str]
+) -> dict[ContributionKey, Decimal]:
+    """A copy of the aggregates /metrics needs (see `is_exported`)."""
+    return {key: value for key, value in aggregates.items() if is_exported(key, exported)}
+
+
+def exported_samples(
+    aggregated: Mapping[ContributionKey, Decimal],
+    ctx: MetricContext,
+    exported: Mapping[Window, str],
+    active: ActiveWindows | None = None,
+) -> dict[ContributionKey, Decimal]:
+    """The samples of exported aggregates (see `is_exported`), in the exported windows only
+    (`active`: `active_windows(ctx, exported)`, when the caller has it)."""
+    return {
+        key: value
+        for key, value in exposition_samples(aggregated, ctx, exported, active=active).items()
+        if key.window is None or key.window in exported
+    }

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from streams.domain import catalogue as cat
-from streams.domain.exposition import exposition_samples
 from streams.domain.replay import compute
+from streams.exposition import catalogue as cat
+from streams.exposition.samples import exposition_samples
 from tests.support.builders import MONDAY, Deal, context, days
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"

@@ -1,8 +1,8 @@
 """The business part of /metrics, kept up to date between scrapes instead of rebuilt.
 
-`BusinessCollector` derives every sample from all the aggregates at each
-scrape: about 15 µs per sample, seconds at 10,000 sellers, nearly all of it for
-sellers nothing happened to since the last scrape. This keeps, per *group* of
+Deriving every sample from all the aggregates at each scrape costs about 15 µs
+per sample, seconds at 10,000 sellers, nearly all of it for sellers nothing
+happened to since the last scrape. This keeps, per *group* of
 series (one seller of a tenant, or a tenant's series without a seller), the
 exported aggregates, their samples and their text, and derives again only the
 groups whose aggregates the fold changed since the last scrape
@@ -13,9 +13,9 @@ changes every group (a new day, week or month moves the exported windows; a
 rebalance rebuilds or drops aggregates) rebuilds it all, as every scrape did
 before.
 
-The samples are those of `BusinessCollector` (a property test folds random
-events and compares the two after each step); only the order of the series
-within a family differs.
+The body holds the samples of a fresh render of all the aggregates (a property
+test folds random events and compares it with `tests/support/fresh_render.py`
+after each step); only the order of the series within a family differs.
 """
 
 from __future__ import annotations
@@ -26,11 +26,29 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
-from streams.domain.catalogue import ALL_METRICS, INF, WINDOW_LABELS, MetricSpec
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ZERO, ContributionKey, Labels, new_key
-from streams.domain.exposition import ActiveWindows, active_windows
-from streams.domain.label_cap import (
+from streams.domain.money import EXACT
+from streams.domain.windows import Window
+from streams.exposition.aggregate_view import AggregateView
+from streams.exposition.catalogue import (
+    ALL_METRICS,
+    INF,
+    LE,
+    SELLER_LABELS_FOLDED,
+    WINDOW_LABEL,
+    WINDOW_LABELS,
+    MetricSpec,
+)
+from streams.exposition.samples import (
+    ActiveWindows,
+    active_windows,
+    exported_aggregates,
+    exported_samples,
+    exported_windows,
+    is_exported,
+)
+from streams.exposition.seller_cap import (
     DEFAULT_MAX_SELLERS_PER_TENANT,
     OTHER_SELLER,
     SELLER_LABEL,
@@ -42,25 +60,8 @@ from streams.domain.label_cap import (
     ranking_revenue,
     tenant_seller,
 )
-from streams.domain.money import EXACT
-from streams.domain.windows import Window
+from streams.exposition.text import escape_label_value, go_float, header, label_text
 from streams.metric_context import ContextSource
-from streams.worker.aggregate_view import AggregateView
-from streams.worker.business_collector import (
-    WINDOW_LABEL,
-    business_families,
-    exported_aggregates,
-    exported_samples,
-    exported_windows,
-    folded_family,
-    is_exported,
-)
-from streams.worker.text_exposition import (
-    escape_label_value,
-    go_float,
-    render,
-    render_header,
-)
 
 GroupKey = tuple[str, str | None, Labels]
 """A seller's series: tenant, seller and (). Others: tenant, None and their labels but `le`."""
@@ -84,7 +85,7 @@ class _Group:
     aggregated: dict[ContributionKey, Decimal] = field(default_factory=dict)
     samples: dict[ContributionKey, Decimal] = field(default_factory=dict)
     revenue: tuple[Decimal, ...] = ()
-    """What ranks the seller for the cap (`label_cap.ranking_revenue`)."""
+    """What ranks the seller for the cap (`seller_cap.ranking_revenue`)."""
     text: Text | None = None  # rendered when first exported as itself
 
 
@@ -93,7 +94,7 @@ class _Other:
     """A tenant's `seller="__other__"`: the sum of its folded sellers' samples.
 
     Kept as the sum of their *aggregates*, whose samples are then derived like
-    a seller's: deriving samples is linear (`streams.domain.exposition`), a
+    a seller's: deriving samples is linear (`streams.exposition.samples`), a
     seller has about a quarter as many aggregates as samples, and a sample is
     present when a folded seller has it either way — `counts` keeps a key
     whose sum is zero, and the running totals of active deals, which leave out
@@ -244,7 +245,7 @@ class ExportCache:
                 where = (*found, ())
             else:  # a histogram's buckets and a running total's windows stay together
                 tenant = dict(key.labels).get(TENANT_LABEL, "")
-                where = (tenant, None, tuple(pair for pair in key.labels if pair[0] != "le"))
+                where = (tenant, None, tuple(pair for pair in key.labels if pair[0] != LE))
             self._located[key.labels] = where
         group = self._groups.get(where)
         if group is None:
@@ -280,7 +281,7 @@ class ExportCache:
     def _members(
         self, tenant: str, names: set[str], dirty: set[GroupKey], other: _Other
     ) -> frozenset[str]:
-        """The sellers beyond the cap: those `label_cap.top_sellers` does not keep.
+        """The sellers beyond the cap: those `seller_cap.rank_key` does not put first.
 
         Ranking every seller at every scrape costs tens of milliseconds at 10,000.
         Between two scrapes only the changed sellers move (a seller appears or goes
@@ -397,14 +398,14 @@ class ExportCache:
                     other.text = self._text(samples, exported)
                 texts.append(other.text)
         out: list[bytes] = []
-        for family in business_families({}, exported):
-            out.append(render_header(family).encode())
-            out.extend(text[family.name] for text in texts if family.name in text)
-        out.append(render([folded_family(folded)]))
+        for spec in ALL_METRICS:
+            out.append(header(spec.name, spec.kind, spec.help).encode())
+            out.extend(text[spec.name] for text in texts if spec.name in text)
+        out.append(_folded_text(folded))
         return b"".join(out)
 
     def _text(self, samples: dict[ContributionKey, Decimal], exported: dict[Window, str]) -> Text:
-        """The sample lines of `samples` per family, as `text_exposition.render` writes them."""
+        """The sample lines of `samples` per family, as `text.render` writes them."""
         lines: defaultdict[str, list[str]] = defaultdict(list)
         series: dict[ContributionKey, _Series] = {}
         for key, value in samples.items():
@@ -446,7 +447,7 @@ class ExportCache:
     def _start(
         self, name: str, key: ContributionKey, spec: MetricSpec, exported: dict[Window, str]
     ) -> str:
-        """`name{labels} ` of a sample, with the labels `business_families` gives it."""
+        """`name{labels} ` of a sample: the spec's labels and, if windowed, the window's."""
         shape = self._shapes.get(key.labels)
         if shape is None:
             shape = self._shapes[key.labels] = _shape(key.labels)
@@ -499,8 +500,8 @@ def _template(name: str, labels: Labels, spec: MetricSpec) -> str:
     window_names = (*WINDOW_LABELS, WINDOW_LABEL) if spec.windowed else ()
     values.update((label, index) for index, label in enumerate(window_names))
     items = [(label, values.get(label, "")) for label in (*spec.labels, *window_names)]
-    if "le" in values and name == spec.bucket:
-        items.append(("le", values["le"]))
+    if LE in values and name == spec.bucket:
+        items.append((LE, values[LE]))
     if not items:
         return _literal(f"{name} ")
     pairs = [
@@ -534,12 +535,21 @@ _ROLES: dict[str, tuple[MetricSpec, str]] = {
 """What each exported sample name is: a gauge, or a histogram's bucket or sum."""
 
 
-def _go(value: Decimal) -> str:
+def _folded_text(folded: dict[str, int]) -> bytes:
+    """`dealpulse_seller_labels_folded`, header and samples."""
+    spec = SELLER_LABELS_FOLDED
+    lines = [header(spec.name, spec.kind, spec.help)]
+    for tenant, count in sorted(folded.items()):
+        lines.append(f"{spec.name}{label_text(((TENANT_LABEL, tenant),))} {_go(count)}")
+    return "".join(lines).encode()
+
+
+def _go(value: Decimal | int) -> str:
     return f"{go_float(float(value))}\n"
 
 
 def _place(labels: Labels) -> tuple[Labels, float]:
     """The labels of the histogram series a bucket or sum belongs to, and a bucket's bound."""
-    le = dict(labels).get("le", INF)
-    base = tuple(pair for pair in labels if pair[0] != "le")
+    le = dict(labels).get(LE, INF)
+    base = tuple(pair for pair in labels if pair[0] != LE)
     return base, float("inf") if le == INF else float(le)

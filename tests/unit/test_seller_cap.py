@@ -1,4 +1,10 @@
-"""The seller cap: top sellers by won revenue keep their label, the rest sum into `__other__`."""
+"""The seller cap: top sellers by won revenue keep their label, the rest sum into `__other__`.
+
+The rule is checked here on `tests.support.fresh_render.cap_sellers`, the oracle's
+plain version of it; `test_export_cache` holds the served body (`ExportCache`, which
+keeps `__other__` as a running sum) to that oracle after random folds, and
+`test_business_exposition` checks the cap on the served body itself.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +12,37 @@ from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from streams.domain import catalogue as cat
 from streams.domain.contributions import ContributionKey, Labels
-from streams.domain.exposition import exposition_samples
-from streams.domain.label_cap import (
+from streams.domain.replay import compute
+from streams.exposition import catalogue as cat
+from streams.exposition.samples import exposition_samples
+from streams.exposition.seller_cap import (
     DEFAULT_MAX_SELLERS_PER_TENANT,
     OTHER_SELLER,
-    cap_sellers,
+    checked_cap,
 )
-from streams.domain.replay import compute
 from streams.settings import Settings
+from tests.support import fresh_render
 from tests.support.builders import MONDAY, Deal, context, days, key
 
 CTX = context()
 MARCH = ("month", MONDAY.date().replace(day=1))
 Samples = Mapping[ContributionKey, Decimal]
+
+
+class Capped(NamedTuple):
+    samples: Samples
+    folded: dict[str, int]
+
+
+def cap_sellers(samples: Samples, max_sellers: int) -> Capped:
+    return Capped(*fresh_render.cap_sellers(samples, max_sellers))
 
 
 def revenue(seller: str, amount: str, tenant: str = "acme") -> dict[ContributionKey, Decimal]:
@@ -131,7 +148,8 @@ def test_a_crm_seller_named_other_is_always_folded() -> None:
 
 def test_the_cap_is_at_least_one() -> None:
     with pytest.raises(ValueError, match="max_sellers"):
-        cap_sellers({}, max_sellers=0)
+        checked_cap(0)
+    assert checked_cap(1) == 1
 
 
 def test_the_setting_defaults_to_the_domain_default() -> None:
