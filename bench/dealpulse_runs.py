@@ -22,7 +22,7 @@ from bench.drain import drain
 from bench.kafka_probe import OffsetProbe
 from bench.processes import Service, broker_pids, cpu_seconds, free_port, get_json
 from bench.workload import Expected, Snapshot, won_totals
-from streams.domain.snapshot_codec import decode_snapshot
+from streams.domain.metric_rows import from_rows
 
 STATE_PATH = "/state/aggregates"
 RECOVERY_POLL_SECONDS = 0.25
@@ -76,7 +76,7 @@ def worker(
 def worker_state(service: Service) -> tuple[list[int], Snapshot]:
     """The partitions a worker owns and their aggregates, summed by the worker."""
     body = get_json(f"{service.base_url}{STATE_PATH}")
-    return [int(p) for p in body["partitions"]], decode_snapshot(body["rows"])
+    return [int(p) for p in body["partitions"]], from_rows(body["rows"])
 
 
 def summed(snapshots: Sequence[Snapshot]) -> Snapshot:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/fold_rate.py --events 20000 --rounds 5
 
 The simulated workload of the exactness tests is ingested once; then each
-round folds it through a fresh `DealFold` (the worker's cache size) into an
+round folds it through a fresh `InProcessWorker` (the worker's cache size) into an
 in-memory table that stores each row as the JSON bytes Faust writes, with
 Python's garbage collector tuned as the worker tunes it. Reports the CPU time
 per message of the ingest checks (decode, validate, normalise), then the
@@ -36,8 +36,8 @@ from streams.ingest.message import RawMessage
 from streams.ingest.rejection import Rejection
 from streams.metric_context import build_context
 from streams.settings import Settings
-from streams.worker.deal_fold import DealFold
 from streams.worker.fold_metrics import FoldMetrics
+from streams.worker.in_process import InProcessWorker
 from tests.support.workload import CLOCK, simulated
 
 DEFAULT_EVENTS = 20_000
@@ -63,14 +63,14 @@ def fold_round(
 ) -> tuple[float, dict[ContributionKey, object]]:
     """Events/s of one fold of `events`, and the aggregates it ends with."""
     source = Moving(build_context(settings, CLOCK))
-    fold = DealFold(
+    fold = InProcessWorker(
         BytesTable(), source, FoldMetrics(CollectorRegistry()), settings.fold_cache_deals
     )
     started = time.process_time()
     for event in events:
         fold.accept(event, partition_of(event.deal_id))
     elapsed = time.process_time() - started
-    return len(events) / elapsed, fold.snapshot(source.current())
+    return len(events) / elapsed, fold.values(source.current())
 
 
 def main() -> None:

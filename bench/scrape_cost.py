@@ -50,7 +50,7 @@ from prometheus_client import CollectorRegistry
 from streams.domain.events import DealEvent, EventType
 from streams.domain.history import DealHistory
 from streams.domain.money import Money
-from streams.exposition.catalogue import SELLER_LABELS_FOLDED
+from streams.exposition.catalogue import SELLERS_COLLAPSED
 from streams.exposition.export_cache import ExportCache
 from streams.exposition.seller_cap import DEFAULT_MAX_SELLERS_PER_TENANT
 from streams.gc_threshold import tune_collector
@@ -61,8 +61,8 @@ from streams.metric_context import ContextSource
 from streams.settings import Settings
 from streams.simulator import SimulationConfig
 from streams.simulator.generate import valid_messages
-from streams.worker.deal_fold import HISTORY_FIELD, PARTITION_FIELD, DealFold
 from streams.worker.fold_metrics import FoldMetrics
+from streams.worker.in_process import HISTORY_FIELD, PARTITION_FIELD, InProcessWorker
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC)  # a Wednesday: every exported window has data
 SPAN = timedelta(days=60)
@@ -96,7 +96,7 @@ class Measurement(TypedDict):
 
 @dataclass(frozen=True)
 class Workload:
-    fold: DealFold
+    fold: InProcessWorker
     contexts: ContextSource
     deals: int
     events: int
@@ -125,7 +125,7 @@ def build_workload(sellers: int, deals_per_seller: int, seed: int) -> Workload:
         deal_id: {PARTITION_FIELD: 0, HISTORY_FIELD: DealHistory.of(deal_id, deal).to_dict()}
         for deal_id, deal in by_deal.items()
     }
-    fold = DealFold(table, contexts, FoldMetrics(CollectorRegistry()))
+    fold = InProcessWorker(table, contexts, FoldMetrics(CollectorRegistry()))
     fold.rebuild([0], table.values())
     owners = tuple(sorted({e.owner for deal in by_deal.values() for e in deal if e.owner}))
     first = next(e for deal in by_deal.values() for e in deal if e.type is EventType.CREATED)
@@ -154,7 +154,7 @@ def scrape_cost(
         warm.append(seconds)
     text = body.decode()
     lines = text.splitlines()
-    folded_prefix = f"{SELLER_LABELS_FOLDED.name}{{"
+    folded_prefix = f"{SELLERS_COLLAPSED.name}{{"
     return ScrapeCost(
         scrape_ms=_ms(warm),
         cold_ms=_ms(cold),

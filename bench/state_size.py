@@ -4,7 +4,7 @@
 
 No broker: the simulated workload of the exactness tests
 (`tests.support.workload.simulated`: duplicates, disorder, late and invalid
-messages) is ingested at its clock and folded by the real `DealFold` into an
+messages) is ingested at its clock and folded by the real `InProcessWorker` into an
 in-memory table that keeps each row as the bytes Faust's table writes (JSON by
 orjson, as `faust.utils.json` encodes). The clock then moves `--advance-days`
 ahead and `compact_some` sweeps every partition until nothing is left to
@@ -38,8 +38,8 @@ from streams.ingest.message import RawMessage
 from streams.ingest.rejection import Rejection
 from streams.metric_context import build_context
 from streams.settings import Settings
-from streams.worker.deal_fold import COMPACT_LIMIT, COMPACT_SCAN, HISTORY_FIELD, DealFold
 from streams.worker.fold_metrics import FoldMetrics
+from streams.worker.in_process import COMPACT_LIMIT, COMPACT_SCAN, HISTORY_FIELD, InProcessWorker
 from tests.support.workload import CLOCK, simulated
 
 DEFAULT_EVENTS = 50_000
@@ -110,12 +110,14 @@ def partition_of(deal_id: str) -> int:
     return zlib.crc32(deal_id.encode()) % PARTITIONS
 
 
-def fold_workload(events: int, seed: int) -> tuple[DealFold, BytesTable, Moving, Counter[str]]:
+def fold_workload(
+    events: int, seed: int
+) -> tuple[InProcessWorker, BytesTable, Moving, Counter[str]]:
     settings = Settings(clock=CLOCK)
     ingestor = Ingestor(settings, lambda: CLOCK)
     source = Moving(build_context(settings, CLOCK))
     table = BytesTable()
-    fold = DealFold(table, source, FoldMetrics(CollectorRegistry()))
+    fold = InProcessWorker(table, source, FoldMetrics(CollectorRegistry()))
     fold.rebuild(range(PARTITIONS), [])
     outcomes: Counter[str] = Counter()
     for message in simulated(events, seed):
@@ -135,7 +137,7 @@ class Sweep:
     seconds: float
 
 
-def compact_everything(fold: DealFold, rows: int) -> Sweep:
+def compact_everything(fold: InProcessWorker, rows: int) -> Sweep:
     """Call `compact_some` with its default limits, as the ingest agent does, until done:
     until the sweep has read every row twice over without finding a deal to compact."""
     compacted = calls = quiet_rounds = 0
@@ -170,13 +172,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     tombstones = by_status(table)
     later = source.ctx.with_now(CLOCK + timedelta(days=args.advance_days))
     source.ctx = later
-    expected = fold.snapshot(later)
+    expected = fold.values(later)
     sweep = compact_everything(fold, len(table))
     after = Sizes.of(list(table.rows.values()))
-    if fold.snapshot(later) != expected:
+    if fold.values(later) != expected:
         raise SystemExit("compaction changed the aggregates")
     recomputed = fold.recompute(range(PARTITIONS), table.values())
-    if recomputed.snapshot() != expected:
+    if recomputed.as_dict() != expected:
         raise SystemExit("the compacted table does not give the same aggregates")
 
     print(

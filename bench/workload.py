@@ -15,8 +15,8 @@ from decimal import Decimal
 
 from bench.config import CLOCK, BenchConfig, deals_for
 from streams.domain.contributions import ContributionKey
+from streams.domain.metric_rows import from_rows, rows_digest
 from streams.domain.metrics import DEALS_WON, WON_REVENUE
-from streams.domain.snapshot_codec import decode_snapshot, snapshot_digest
 from streams.domain.windows import Granularity
 from streams.ingest.message import RawMessage
 from streams.metric_context import build_context
@@ -49,7 +49,7 @@ class Expected:
     first_retained_day: date
     """Older days are out of dealpulse's retention; peers are compared from this day on."""
     digest: str
-    """`snapshot_digest` of `snapshot`: what a worker with all state answers to `?digest=1`."""
+    """`rows_digest` of `snapshot`: what a worker with all state answers to `?digest=1`."""
 
 
 def simulation(config: BenchConfig, *, seed: int, events: int) -> SimulationConfig:
@@ -82,14 +82,14 @@ def expected(found: Sequence[OutboundMessage], settings: Settings) -> Expected:
         for message in found
     ]
     result = replay(settings, lambda: raw, check_key=True)
-    snapshot = decode_snapshot(result.rows)
+    snapshot = from_rows(result.rows)
     ctx = build_context(settings, CLOCK)
     return Expected(
         snapshot=snapshot,
         deals=result.deals,
         won=won_totals(snapshot),
         first_retained_day=ctx.cutoffs[Granularity.DAY],
-        digest=snapshot_digest(snapshot.items()),
+        digest=rows_digest(snapshot.items()),
     )
 
 

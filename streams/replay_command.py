@@ -47,12 +47,12 @@ from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import Outcome
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
+from streams.domain.metric_rows import to_rows
 from streams.domain.partition_state import PartitionState
-from streams.domain.snapshot_codec import encode_snapshot
 from streams.errors import ConfigurationError, ReplayError
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage, normalise_headers
-from streams.ingest.rejection import Rejection
+from streams.ingest.rejection import Reason, Rejection
 from streams.metric_context import build_context, settings_clock
 from streams.settings import Settings
 
@@ -131,10 +131,11 @@ def replay(
     ingestor = Ingestor(settings, clock)
     ctx = build_context(settings, clock())
     started = time.perf_counter()
+    step = _Step(ingestor, ctx, settings.max_deal_bytes, check_key)
     if processes <= 1:
-        parts = [_replay_part(ingestor, ctx, source(), check_key=check_key, advance=advance)]
+        parts = [_replay_part(step, source(), advance)]
     else:
-        parts = _in_processes(ingestor, ctx, source, check_key, processes, advance)
+        parts = _in_processes(step, source, processes, advance)
     total = Aggregates()
     result = ReplayResult(now=ctx.now.isoformat(), processes=max(processes, 1))
     for part in parts:
@@ -145,7 +146,7 @@ def replay(
         result.too_late += part.too_late
         result.deals += part.deals
         total.add(part.sums)
-    result.rows = encode_snapshot(total.snapshot())
+    result.rows = to_rows(total.as_dict())
     result.seconds = time.perf_counter() - started
     return result
 
@@ -170,16 +171,20 @@ def _body_deal_id(value: bytes | None) -> bytes:
     return deal_id.encode("utf-8", "replace") if isinstance(deal_id, str) else b""
 
 
-def _replay_part(
-    ingestor: Ingestor,
-    ctx: MetricContext,
-    messages: Iterable[RawMessage],
-    *,
-    check_key: bool,
-    advance: Advance,
-) -> _Part:
+@dataclass(frozen=True)
+class _Step:
+    """What every process of one replay applies to its messages."""
+
+    ingestor: Ingestor
+    ctx: MetricContext
+    max_deal_bytes: int
+    check_key: bool
+
+
+def _replay_part(step: _Step, messages: Iterable[RawMessage], advance: Advance) -> _Part:
+    ingestor, ctx, check_key = step.ingestor, step.ctx, step.check_key
     part = _Part()
-    state = PartitionState(None)
+    state = PartitionState(None, max_deal_bytes=step.max_deal_bytes)
     in_time: set[tuple[str, str]] = set()
     too_late: set[tuple[str, str]] = set()
     unreported = 0
@@ -193,9 +198,13 @@ def _replay_part(
         if isinstance(outcome, Rejection):
             part.rejected[outcome.reason.value] += 1
             continue
-        part.accepted += 1
         known = (outcome.deal_id, outcome.event_id)
-        if state.apply(outcome, ctx) is Outcome.TOO_LATE:
+        folded = state.apply(outcome, ctx)
+        if folded is Outcome.TOO_LONG:
+            part.rejected[Reason.DEAL_TOO_LONG.value] += 1
+            continue
+        part.accepted += 1
+        if folded is Outcome.TOO_LATE:
             too_late.add(known)
         else:
             in_time.add(known)
@@ -204,17 +213,12 @@ def _replay_part(
     part.distinct_events = len(in_time | too_late)
     part.too_late = len(too_late - in_time)
     part.deals = state.deals
-    part.sums = state.aggregates.snapshot()
+    part.sums = state.aggregates.as_dict()
     return part
 
 
 def _in_processes(
-    ingestor: Ingestor,
-    ctx: MetricContext,
-    source: MessageSource,
-    check_key: bool,
-    processes: int,
-    advance: Advance,
+    step: _Step, source: MessageSource, processes: int, advance: Advance
 ) -> list[_Part]:
     """`_replay_part` in `processes` forked children, one share of the deals each."""
     context = multiprocessing.get_context("fork")  # the children inherit the source as is
@@ -225,7 +229,7 @@ def _in_processes(
         receiver, sender = context.Pipe(duplex=False)
         child = context.Process(
             target=_part_in_child,
-            args=(sender, ingestor, ctx, source, check_key, (index, processes), progress[index]),
+            args=(sender, step, source, (index, processes), progress[index]),
             name=f"dealpulse-replay-{index}",
             daemon=True,
         )
@@ -263,10 +267,8 @@ def _in_processes(
 
 def _part_in_child(
     sender: Connection,
-    ingestor: Ingestor,
-    ctx: MetricContext,
+    step: _Step,
     source: MessageSource,
-    check_key: bool,
     shard: tuple[int, int],
     progress: Synchronized[int],
 ) -> None:
@@ -277,9 +279,11 @@ def _part_in_child(
 
     try:
         mine = (
-            message for message in source() if owner(message, processes, by_key=check_key) == index
+            message
+            for message in source()
+            if owner(message, processes, by_key=step.check_key) == index
         )
-        sender.send(_replay_part(ingestor, ctx, mine, check_key=check_key, advance=count))
+        sender.send(_replay_part(step, mine, count))
     except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
         sender.send(f"{type(error).__name__}: {error}")
     finally:

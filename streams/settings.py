@@ -91,6 +91,14 @@ class Settings(BaseSettings):
         description="Messages whose headers (names and values) are larger go to the DLQ as "
         "oversize.",
     )
+    max_deal_bytes: int = Field(
+        default=262_144,
+        ge=16_384,
+        le=524_288,
+        description="The largest a deal's stored history may grow to, encoded; an event that "
+        "would grow it further goes to the DLQ as deal_too_long. At most half of Kafka's "
+        "default max.message.bytes (1 MB), so every changelog record fits with room to spare.",
+    )
     max_future_skew: timedelta = Field(
         default=timedelta(hours=24),
         description="Events dated further ahead of the clock go to the DLQ (ISO 8601 duration).",

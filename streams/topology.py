@@ -23,7 +23,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streams.domain.contributions import ContributionKey
-from streams.domain.snapshot_codec import encode_rows, snapshot_digest, sorted_items
+from streams.domain.metric_rows import encode_rows, rows_digest, sorted_items
 from streams.engine.deal_engine import DealEngine, EngineError
 from streams.exposition.export_cache import ExportCache
 from streams.ingest.ingestor import Ingestor
@@ -78,14 +78,14 @@ def state_digest_body(
     """`{"now", "partitions": [...], "keys", "digest"}` of a worker's aggregates.
 
     What `?digest=1` answers: a check that knows the expected state compares
-    the digest (`snapshot_codec.snapshot_digest`) instead of reading every row.
+    the digest (`metric_rows.rows_digest`) instead of reading every row.
     """
     return orjson.dumps(
         {
             "now": now.isoformat(),
             "partitions": sorted(partitions),
             "keys": len(keys),
-            "digest": snapshot_digest(zip(keys, values, strict=True)),
+            "digest": rows_digest(zip(keys, values, strict=True)),
         }
     )
 

@@ -136,7 +136,7 @@ class Aggregates:
         """
         return list(self._values), list(self._values.values())
 
-    def snapshot(self) -> dict[ContributionKey, Decimal]:
+    def as_dict(self) -> dict[ContributionKey, Decimal]:
         """A copy of the current values, never containing a zero."""
         return dict(self._values)
 

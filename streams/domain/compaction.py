@@ -45,6 +45,7 @@ class Outcome(StrEnum):
     FOLDED = "folded"  # a new distinct event: the history changed
     DUPLICATE = "duplicate"  # an id the deal has (or had before the horizon): ignored
     TOO_LATE = "too_late"  # before the horizon, or not after the deal's compacted past
+    TOO_LONG = "too_long"  # it would grow its deal's stored history past the ceiling
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ def admit(history: DealHistory, event: DealEvent, ctx: MetricContext) -> Admissi
     """Fold `event` into `history` under rule R, or say why it changes nothing.
 
     An event whose id the deal holds is a duplicate (the worker writes the deal
-    again, see `streams.worker.deal_fold`), unless it replaces a twin that is
+    again, see `streams.worker.in_process`), unless it replaces a twin that is
     after the horizon while being in time itself. Any other event is too late
     before the horizon, or before the deal's compacted past.
     """

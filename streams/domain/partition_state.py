@@ -10,7 +10,7 @@ changed since the last settle to the store and applies each one's *new - old*
 contributions to the aggregates, once per deal however many of its events came
 in between: what the events in order appended and changed, or, after an event
 out of order, an id reused or a deletion, the deal recomputed whole. The engine
-settles after every batch it reads, `DealFold` after every message, and replay
+settles after every batch it reads, `InProcessWorker` after every message, and replay
 once at the end.
 
 The store maps a deal id to its stored record (`StoredDeal`, the deal codec
@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+import orjson
 
 from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import Outcome, admit, compact
@@ -65,6 +67,21 @@ def decode_deal(stored: Mapping[str, Any]) -> DealHistory:
     return DealHistory.from_dict(stored[HISTORY_FIELD])
 
 
+def history_bytes(history: DealHistory) -> int:
+    """The bytes of a history's stored form, encoded: what `max_deal_bytes` bounds."""
+    return len(orjson.dumps(history.to_dict()))
+
+
+def grown_bytes(history: DealHistory, size: int, event: DealEvent) -> int:
+    """`history_bytes` of `history` (of `size` bytes) once `event` joins it: one more
+    encoded event in its list of events (and a comma), or one in place of its twin."""
+    added = len(orjson.dumps(encode_event(event)))
+    twin = history.event(event.event_id)
+    if twin is not None:
+        return size + added - len(orjson.dumps(encode_event(twin)))
+    return size + added + (1 if history.events else 0)
+
+
 def deal_contributions(history: DealHistory, ctx: MetricContext) -> dict[ContributionKey, Any]:
     """What one deal adds to every metric under `ctx` (nothing for a deal without state)."""
     if history.is_empty:
@@ -96,6 +113,9 @@ class _Deal:
     added: list[DealEvent] | None = None
     """The events added to the stored record's since, in arrival order; None when one
     replaced a twin (an id reused): the record is then encoded whole."""
+    size: int = 0
+    """The bytes of `history`'s stored form, encoded (`history_bytes`); kept only under a
+    ceiling (`PartitionState.max_deal_bytes`)."""
 
 
 class PartitionState:
@@ -108,9 +128,14 @@ class PartitionState:
         *,
         aggregates: Aggregates | None = None,
         cache_deals: int = 0,
+        max_deal_bytes: int | None = None,
     ) -> None:
         self.store = store
         self.partition = partition
+        self.max_deal_bytes = max_deal_bytes
+        """The ceiling of a deal's stored history, encoded: an event that would grow one past
+        it is refused (`Outcome.TOO_LONG`), so no deal's cost or record grows without bound.
+        None: no ceiling."""
         self.aggregates = Aggregates() if aggregates is None else aggregates
         self.deals = 0
         """Deals with a stored record (known when built by `restored`, or from empty)."""
@@ -129,10 +154,17 @@ class PartitionState:
         *,
         aggregates: Aggregates | None = None,
         cache_deals: int = 0,
+        max_deal_bytes: int | None = None,
     ) -> PartitionState:
         """The state of `partition` whose records `stored_deals` are: their contributions summed
         into `aggregates` (records of other partitions are skipped)."""
-        state = cls(store, partition, aggregates=aggregates, cache_deals=cache_deals)
+        state = cls(
+            store,
+            partition,
+            aggregates=aggregates,
+            cache_deals=cache_deals,
+            max_deal_bytes=max_deal_bytes,
+        )
         for stored in stored_deals:
             if stored[PARTITION_FIELD] == partition:
                 state.restore(stored, ctx)
@@ -150,11 +182,20 @@ class PartitionState:
 
         A duplicate or too-late event still has its deal written again at the
         next settle: after a crash the store can hold a state its changelog
-        never received, and the redelivered event is what puts it there.
+        never received, and the redelivered event is what puts it there. An
+        event that would grow its deal's stored history past `max_deal_bytes`
+        changes nothing either (`Outcome.TOO_LONG`).
         """
         deal = self._unsettled.get(event.deal_id) or self._load(event.deal_id, ctx)
         history = DealHistory.empty(event.deal_id) if deal is None else deal.history
         admission = admit(history, event, ctx)
+        size = 0
+        if admission.outcome is Outcome.FOLDED and self.max_deal_bytes is not None:
+            size = grown_bytes(history, deal.size if deal else history_bytes(history), event)
+            if size > self.max_deal_bytes:
+                if deal is not None and event.deal_id not in self._unsettled:
+                    self._put_back(event.deal_id, deal)  # unchanged: not written again
+                return Outcome.TOO_LONG
         if admission.outcome is Outcome.FOLDED:
             if deal is None:
                 live = None if self.store is None else LiveDeal.empty(event.deal_id, event.tenant)
@@ -174,6 +215,7 @@ class PartitionState:
             else:
                 deal.live = None
             deal.history = admission.history
+            deal.size = size
             deal.changed = True
         elif deal is None:
             return admission.outcome
@@ -189,6 +231,8 @@ class PartitionState:
             history = compact(deal.history, ctx)
             if history is not deal.history:
                 compacted += 1
+                if self.max_deal_bytes is not None:
+                    deal.size = history_bytes(history)
             if deal.changed and batch is not None:  # no replay kept between settles: one sum
                 add_deal_contributions(deal.settled, batch.retracting())
                 add_deal_contributions(history, batch)
@@ -251,6 +295,8 @@ class PartitionState:
         if deal is not None:
             deal.history = deal.settled = compacted
             deal.stored = written
+            if self.max_deal_bytes is not None:
+                deal.size = history_bytes(compacted)
         return True
 
     # --- what changed -------------------------------------------------------------
@@ -271,7 +317,17 @@ class PartitionState:
         if not stored:
             return None
         history = decode_deal(stored)
-        return _Deal(history, stored, history, LiveDeal.start(history, ctx, None))
+        deal = _Deal(history, stored, history, LiveDeal.start(history, ctx, None))
+        if self.max_deal_bytes is not None:
+            deal.size = len(orjson.dumps(stored[HISTORY_FIELD]))
+        return deal
+
+    def _put_back(self, deal_id: str, deal: _Deal) -> None:
+        """Hold again a deal `_load` took, unchanged."""
+        if self.store is None:
+            self._held[deal_id] = deal
+        else:
+            self._hold(deal_id, deal)
 
     def _hold(self, deal_id: str, deal: _Deal) -> None:
         if self._cache_deals <= 0:

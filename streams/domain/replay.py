@@ -44,7 +44,7 @@ def aggregate(
     total = Aggregates()
     for history in deal_histories:
         total.add(contributions(fold(history), ctx))
-    return total.snapshot()
+    return total.as_dict()
 
 
 def compute(events: Iterable[DealEvent], ctx: MetricContext) -> dict[ContributionKey, Decimal]:
@@ -53,4 +53,4 @@ def compute(events: Iterable[DealEvent], ctx: MetricContext) -> dict[Contributio
     for event in events:
         state.apply(event, ctx)
     state.settle(ctx)
-    return state.aggregates.snapshot()
+    return state.aggregates.as_dict()

@@ -47,6 +47,7 @@ from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import Outcome, is_compactable_encoded
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
+from streams.domain.events import DealEvent
 from streams.domain.partition_state import HISTORY_FIELD, PartitionState, prune_shared
 from streams.engine.changelog import read_changelog
 from streams.engine.partition_store import PartitionStore, store_options
@@ -64,6 +65,10 @@ from streams.worker.ingest_metrics import IngestMetrics
 
 log = logging.getLogger(__name__)
 
+CHANGELOG_RECORD_LIMIT = 1_000_000
+"""The largest changelog record the engine sends: under Kafka's default max.message.bytes
+(1,048,588) and aiokafka's max_request_size (1,048,576) with room for the key and the batch.
+`DEALPULSE_MAX_DEAL_BYTES` (at most 512 KiB) keeps every deal's record well under it."""
 COMPACT_LIMIT = 50
 """Deals `compact_some` compacts per call, at most."""
 COMPACT_SCAN = 1_000
@@ -228,6 +233,16 @@ class DealEngine:
             except Exception as error:  # a bug in ingest must not stop the partition
                 log.exception("ingest failed", extra={"origin": raw.origin})
                 outcome = Rejection(Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+            if not isinstance(outcome, Rejection):
+                folded = owned.state.apply(outcome, ctx)
+                if folded is Outcome.TOO_LONG:
+                    outcome = self._too_long(outcome)
+                else:
+                    self._ingest_metrics.record_accepted()
+                    self._count(folded)
+                    self._engine_metrics.observe_fold(
+                        partition, outcome.occurred_at, record.timestamp, now
+                    )
             if isinstance(outcome, Rejection):
                 owned.letters.append(dead_letter(raw, outcome, self._ingestor.limits))
                 self._ingest_metrics.record_rejected(outcome.reason)
@@ -235,14 +250,15 @@ class DealEngine:
                     "message rejected",
                     extra={"reason": outcome.reason.value, "origin": raw.origin},
                 )
-            else:
-                self._ingest_metrics.record_accepted()
-                self._count(owned.state.apply(outcome, ctx))
-                self._engine_metrics.observe_fold(
-                    partition, outcome.occurred_at, record.timestamp, now
-                )
             owned.next_offset = record.offset + 1
             self._since_checkpoint += 1
+
+    def _too_long(self, event: DealEvent) -> Rejection:
+        return Rejection(
+            Reason.DEAL_TOO_LONG,
+            f"deal {event.deal_id!r} would hold more than DEALPULSE_MAX_DEAL_BYTES "
+            f"({self._settings.max_deal_bytes}) bytes of history with event {event.event_id!r}",
+        )
 
     def _count(self, outcome: Outcome) -> None:
         if outcome is Outcome.FOLDED:
@@ -288,6 +304,12 @@ class DealEngine:
         for partition, owned in moving.items():
             owned.state.take_written()
             for deal_id, encoded in owned.store.pending.items():
+                if len(encoded) > CHANGELOG_RECORD_LIMIT:
+                    raise EngineError(
+                        f"deal {deal_id!r}'s record is {len(encoded)} bytes, over the "
+                        f"{CHANGELOG_RECORD_LIMIT} a changelog record may hold (a record "
+                        "written before DEALPULSE_MAX_DEAL_BYTES bounded it, or a bug)"
+                    )
                 deliveries.append(
                     await self._producer.send(
                         self._changelog, key=deal_id.encode(), value=encoded, partition=partition
@@ -385,6 +407,7 @@ class DealEngine:
             partition,
             aggregates=self._aggregates,
             cache_deals=self._settings.fold_cache_deals,
+            max_deal_bytes=self._settings.max_deal_bytes,
         )
         for count, stored in enumerate(store.records(), start=1):
             state.restore(stored, ctx)

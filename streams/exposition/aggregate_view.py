@@ -1,4 +1,4 @@
-"""The port the exporters read a worker's aggregates through (`DealEngine`, or `DealFold`)."""
+"""The port the exporter reads a worker's aggregates through (`DealEngine`, `InProcessWorker`)."""
 
 from __future__ import annotations
 

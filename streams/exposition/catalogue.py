@@ -183,7 +183,7 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
 """The business families, in the order of /metrics."""
 HISTOGRAMS: tuple[MetricSpec, ...] = tuple(m for m in ALL_METRICS if m.kind == "histogram")
 
-SELLER_LABELS_FOLDED = MetricSpec(
+SELLERS_COLLAPSED = MetricSpec(
     Metric("dealpulse_seller_labels_folded", ("tenant",), windowed=False),
     'Sellers of the tenant whose series this worker summed into seller="__other__" at this '
     "scrape, because more than DEALPULSE_MAX_SELLERS_PER_TENANT sellers appeared; 0 under the "

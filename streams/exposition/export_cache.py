@@ -5,10 +5,10 @@ per sample, seconds at 10,000 sellers, nearly all of it for sellers nothing
 happened to since the last scrape. This keeps, per *group* of
 series (one seller of a tenant, or a tenant's series without a seller), the
 exported aggregates, their samples and their text, and derives again only the
-groups whose aggregates the fold changed since the last scrape
-(`DealFold.take_changes`). `seller="__other__"` of the seller cap is a running
-sum of the folded sellers' aggregates, corrected for those that changed or
-moved in or out of the fold, whose samples are derived like a seller's. What
+groups whose aggregates changed since the last scrape
+(`InProcessWorker.take_changes`). `seller="__other__"` of the seller cap is a running
+sum of the collapsed sellers' aggregates, corrected for those that changed or
+moved in or out of `__other__`, whose samples are derived like a seller's. What
 changes every group (a new day, week or month moves the exported windows; a
 rebalance rebuilds or drops aggregates) rebuilds it all, as every scrape did
 before.
@@ -35,7 +35,7 @@ from streams.exposition.catalogue import (
     ALL_METRICS,
     INF,
     LE,
-    SELLER_LABELS_FOLDED,
+    SELLERS_COLLAPSED,
     WINDOW_LABEL,
     WINDOW_LABELS,
     MetricSpec,
@@ -91,12 +91,12 @@ class _Group:
 
 @dataclass(slots=True)
 class _Other:
-    """A tenant's `seller="__other__"`: the sum of its folded sellers' samples.
+    """A tenant's `seller="__other__"`: the sum of its collapsed sellers' samples.
 
     Kept as the sum of their *aggregates*, whose samples are then derived like
     a seller's: deriving samples is linear (`streams.exposition.samples`), a
     seller has about a quarter as many aggregates as samples, and a sample is
-    present when a folded seller has it either way — `counts` keeps a key
+    present when a collapsed seller has it either way — `counts` keeps a key
     whose sum is zero, and the running totals of active deals, which leave out
     zeros, are counts of deals, never below zero, so they cannot cancel out.
     """
@@ -113,7 +113,7 @@ class _Other:
 
 
 class ExportCache:
-    """The business exposition, updated from the fold's changes (see the module doc).
+    """The business exposition, updated from the aggregates' changes (see the module doc).
 
     Call `take` on the worker's event loop (it reads the aggregates) and then
     `render` with its result, anywhere, one scrape at a time.
@@ -121,13 +121,13 @@ class ExportCache:
 
     def __init__(
         self,
-        fold: AggregateView,
+        source: AggregateView,
         contexts: ContextSource,
         export_windows: int,
         *,
         max_sellers_per_tenant: int = DEFAULT_MAX_SELLERS_PER_TENANT,
     ) -> None:
-        self._fold = fold
+        self._source = source
         self._contexts = contexts
         self._export_windows = export_windows
         self._max_sellers = checked_cap(max_sellers_per_tenant)
@@ -147,20 +147,20 @@ class ExportCache:
     def take(self) -> Changes:
         ctx = self._contexts.current()
         exported = exported_windows(ctx, self._export_windows)
-        aggregates = self._fold.aggregates(ctx)  # prunes first, noting the changes
-        changed = self._fold.take_changes()
+        aggregates = self._source.aggregates(ctx)  # prunes first, noting the changes
+        changed = self._source.take_changes()
         built_for = (
             tuple(exported.items()),
             tuple(ctx.cutoffs.items()),
             ctx.ticket_size_buckets,
-            self._fold.epoch,
-            tuple(self._fold.partitions),
+            self._source.epoch,
+            tuple(self._source.partitions),
         )
         if built_for != self._taken or not self._intact:
             self._taken = built_for
             self._intact = True
             return Changes(ctx, exported, exported_aggregates(aggregates, exported), {})
-        values = {key: self._fold.value(key) for key in changed if is_exported(key, exported)}
+        values = {key: self._source.value(key) for key in changed if is_exported(key, exported)}
         return Changes(ctx, exported, None, values)
 
     def render(self, changes: Changes) -> bytes:
@@ -209,14 +209,14 @@ class ExportCache:
                 del self._groups[where]
         sellers = self._sellers
         changed_tenants = {tenant for tenant, seller, _ in dirty if seller is not None}
-        folded: dict[str, int] = {}
+        collapsed: dict[str, int] = {}
         for tenant, names in sellers.items():
-            folded[tenant] = max(len(names) - self._max_sellers, 0)
+            collapsed[tenant] = max(len(names) - self._max_sellers, 0)
             if tenant in changed_tenants or tenant not in self._others:
                 self._update_other(tenant, names, dirty, before)
         for tenant in set(self._others) - set(sellers):
             del self._others[tenant]
-        return self._body(ctx, exported, active, folded)
+        return self._body(ctx, exported, active, collapsed)
 
     def _note_shown(self, where: GroupKey, shown: bool) -> None:
         """Keep `_sellers` and `_unsold` up to date: a scrape does not scan every group."""
@@ -263,11 +263,11 @@ class ExportCache:
         other = self._others.setdefault(tenant, _Other())
         members = self._members(tenant, names, dirty, other)
         touched = set(other.members ^ members)
-        folded_now_or_before = other.members | members
+        collapsed_now_or_before = other.members | members
         touched.update(
             seller
             for where_tenant, seller, _ in dirty
-            if where_tenant == tenant and seller in folded_now_or_before
+            if where_tenant == tenant and seller in collapsed_now_or_before
         )
         for seller in touched:
             where = (tenant, seller, ())
@@ -340,7 +340,7 @@ class ExportCache:
         now: dict[ContributionKey, Decimal],
     ) -> None:
         """Replace a seller's aggregates `was` by `now` in `__other__` (either may be empty)."""
-        if not was:  # a seller folded away: some 40 aggregates at once
+        if not was:  # a seller collapsed away: some 40 aggregates at once
             self._add_to_other(other, [(key, value, 1) for key, value in now.items()])
             return
         if not now:  # a seller kept again
@@ -378,7 +378,7 @@ class ExportCache:
         ctx: MetricContext,
         exported: dict[Window, str],
         active: ActiveWindows,
-        folded: dict[str, int],
+        collapsed: dict[str, int],
     ) -> bytes:
         texts: list[Text] = []
         shown = [
@@ -401,7 +401,7 @@ class ExportCache:
         for spec in ALL_METRICS:
             out.append(header(spec.name, spec.kind, spec.help).encode())
             out.extend(text[spec.name] for text in texts if spec.name in text)
-        out.append(_folded_text(folded))
+        out.append(_collapsed_text(collapsed))
         return b"".join(out)
 
     def _text(self, samples: dict[ContributionKey, Decimal], exported: dict[Window, str]) -> Text:
@@ -535,11 +535,11 @@ _ROLES: dict[str, tuple[MetricSpec, str]] = {
 """What each exported sample name is: a gauge, or a histogram's bucket or sum."""
 
 
-def _folded_text(folded: dict[str, int]) -> bytes:
+def _collapsed_text(collapsed: dict[str, int]) -> bytes:
     """`dealpulse_seller_labels_folded`, header and samples."""
-    spec = SELLER_LABELS_FOLDED
+    spec = SELLERS_COLLAPSED
     lines = [header(spec.name, spec.kind, spec.help)]
-    for tenant, count in sorted(folded.items()):
+    for tenant, count in sorted(collapsed.items()):
         lines.append(f"{spec.name}{label_text(((TENANT_LABEL, tenant),))} {_go(count)}")
     return "".join(lines).encode()
 

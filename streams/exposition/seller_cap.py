@@ -14,7 +14,7 @@ last, by default); equal revenue is decided by the weekly, then the daily
 windows, then the smaller seller id. Summing all granularities together would
 count a win of today three times and one of last month once.
 
-Folding is a sum of samples with the same other labels and window, in exact
+Collapsing is a sum of samples with the same other labels and window, in exact
 `Decimal`, so every total over sellers is unchanged, and histograms stay valid:
 cumulative buckets, `_sum` and `_count` are each summed bucket by bucket.
 """
@@ -33,7 +33,7 @@ DEFAULT_MAX_SELLERS_PER_TENANT = 1000
 """Default of `DEALPULSE_MAX_SELLERS_PER_TENANT`."""
 
 OTHER_SELLER = "__other__"
-"""The `seller` value that stands for every seller folded away."""
+"""The `seller` value that stands for every seller collapsed into it."""
 
 SELLER_LABEL = "seller"
 TENANT_LABEL = "tenant"
@@ -75,7 +75,7 @@ def ranking_revenue(samples: Samples) -> tuple[Decimal, ...]:
 RankKey = tuple[tuple[Decimal, ...], str]
 """Sorts sellers best first: the most won revenue (longest granularity first), then the
 smaller seller id. A CRM seller literally named `__other__` is never kept: it would merge
-with the fold."""
+with the collapsed sellers."""
 
 
 def rank_key(revenue: tuple[Decimal, ...], seller: str) -> RankKey:

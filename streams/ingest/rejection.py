@@ -26,6 +26,8 @@ class Reason(StrEnum):
     FUTURE_TIMESTAMP = "future_timestamp"
     KEY_MISMATCH = "key_mismatch"
     SCHEMA_VIOLATION = "schema_violation"
+    DEAL_TOO_LONG = "deal_too_long"
+    """Valid, but its deal's stored history would pass DEALPULSE_MAX_DEAL_BYTES."""
     INTERNAL_ERROR = "internal_error"
 
 

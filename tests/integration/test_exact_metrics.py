@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.domain.snapshot_codec import decode_snapshot
+from streams.domain.metric_rows import from_rows
 from streams.kafka.topics import ensure_topics
 from tests.support.flow import Flow
 from tests.support.kafka_io import committed_lag, produce
@@ -57,5 +57,5 @@ def test_replay_of_the_topic_equals_the_batch_result(flow: Flow, tmp_path: Path)
     assert result.returncode == 0, result.stderr
     replayed = json.loads(out.read_text())
     assert replayed["messages"] == len(messages)
-    assert decode_snapshot(replayed["rows"]) == batch_result(messages, flow.settings(), CLOCK)
+    assert from_rows(replayed["rows"]) == batch_result(messages, flow.settings(), CLOCK)
     assert "messages read" in result.stdout

@@ -53,7 +53,7 @@ def fresh_families(
     samples = _samples(aggregates, ctx, exported)
     capped, folded = cap_sellers(samples, max_sellers)
     families = [_family(spec, capped, exported) for spec in cat.ALL_METRICS]
-    spec = cat.SELLER_LABELS_FOLDED
+    spec = cat.SELLERS_COLLAPSED
     folded_family = GaugeMetricFamily(spec.name, spec.help, labels=["tenant"])
     for tenant, count in sorted(folded.items()):
         folded_family.add_metric([tenant], count)

@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 from streams.domain.contributions import ContributionKey
 from streams.domain.events import DealEvent
+from streams.domain.metric_rows import from_rows
 from streams.domain.replay import compute
-from streams.domain.snapshot_codec import decode_snapshot
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage
 from streams.metric_context import build_context
@@ -55,7 +55,7 @@ def worker_state(base_url: str, *, recompute: bool = False) -> WorkerState:
     query = "?recompute=1" if recompute else ""
     with urllib.request.urlopen(f"{base_url}/state/aggregates{query}", timeout=60) as response:  # noqa: S310
         body = json.loads(response.read())
-    return WorkerState(sorted(body["partitions"]), decode_snapshot(body["rows"]))
+    return WorkerState(sorted(body["partitions"]), from_rows(body["rows"]))
 
 
 def worker_partitions(base_url: str) -> list[int]:

@@ -17,8 +17,8 @@ from streams.domain.money import Money
 from streams.exposition.export_cache import ExportCache
 from streams.metric_context import ContextSource
 from streams.settings import Settings
-from streams.worker.deal_fold import DealFold
 from streams.worker.fold_metrics import FoldMetrics
+from streams.worker.in_process import InProcessWorker
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 EXPORT_WINDOWS = 2
@@ -43,12 +43,14 @@ def won_deal(
     return [created, won]
 
 
-def fold_of(*deals: list[DealEvent], rebuilt: bool = False) -> tuple[DealFold, ContextSource]:
+def fold_of(
+    *deals: list[DealEvent], rebuilt: bool = False
+) -> tuple[InProcessWorker, ContextSource]:
     """The deals folded into partition 0 at `NOW`; `rebuilt`: as after an assignment, from
     the recovered table, and then the events arrive again (duplicates change nothing)."""
     contexts = ContextSource(Settings(clock=NOW), lambda: NOW)
     table: dict[str, Any] = {}
-    fold = DealFold(table, contexts, FoldMetrics(CollectorRegistry()))
+    fold = InProcessWorker(table, contexts, FoldMetrics(CollectorRegistry()))
     for events in deals:
         for event in events:
             fold.accept(event, partition=0)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streams.exposition import catalogue as cat
-from streams.exposition.catalogue import SELLER_LABELS_FOLDED
+from streams.exposition.catalogue import SELLERS_COLLAPSED
 from streams.exposition.seller_cap import OTHER_SELLER
 from tests.support.served import NOW, Scrape, scrape_of, won_deal
 
@@ -100,7 +100,7 @@ SIX_SELLERS = [  # seller-6 has the most revenue, seller-1 the least; windows va
 
 
 def folded(scrape: Scrape) -> float | None:
-    return scrape.value(SELLER_LABELS_FOLDED.name, {"tenant": "default"})
+    return scrape.value(SELLERS_COLLAPSED.name, {"tenant": "default"})
 
 
 def sellers_in(scrape: Scrape) -> set[str]:
@@ -125,7 +125,7 @@ def test_sellers_beyond_the_cap_are_summed_into_other() -> None:
 def test_the_folded_gauge_is_zero_under_the_cap_and_has_help() -> None:
     scrape = scrape_of(*SIX_SELLERS)
     assert folded(scrape) == 0
-    assert f"# HELP {SELLER_LABELS_FOLDED.name} " in scrape.text
+    assert f"# HELP {SELLERS_COLLAPSED.name} " in scrape.text
     assert sellers_in(scrape) == {f"seller-{n}" for n in range(1, 7)}
 
 

@@ -206,6 +206,7 @@ def test_the_issue_s_alerts_exist() -> None:
         "DealpulseIngestionStalled",
         "DealpulseConsumerLagGrowing",
         "DealpulseDeadLetterRateHigh",
+        "DealpulseDealTooLong",
         "DealpulseWorkerDown",
         "DealpulsePartitionsUnowned",
     }

@@ -23,11 +23,11 @@ def test_apply_adds_new_minus_old_and_removes_exact_zeros() -> None:
     aggregates = Aggregates()
     aggregates.apply({}, {A: Decimal("100.10"), OPEN: Decimal(1)})
     aggregates.apply({}, {A: Decimal("0.90")})
-    assert aggregates.snapshot() == {A: Decimal("101.00"), OPEN: 1}
+    assert aggregates.as_dict() == {A: Decimal("101.00"), OPEN: 1}
     aggregates.apply({A: Decimal("100.10"), OPEN: Decimal(1)}, {B: Decimal("100.10")})
-    assert aggregates.snapshot() == {A: Decimal("0.90"), B: Decimal("100.10")}
+    assert aggregates.as_dict() == {A: Decimal("0.90"), B: Decimal("100.10")}
     aggregates.apply({A: Decimal("0.90"), B: Decimal("100.10")}, {})
-    assert aggregates.snapshot() == {}
+    assert aggregates.as_dict() == {}
     assert len(aggregates) == 0
 
 
@@ -35,11 +35,11 @@ def test_sums_equal_to_a_small_integer_share_one_value() -> None:
     aggregates = Aggregates()
     aggregates.apply({}, {A: Decimal("1.500000"), OPEN: Decimal(1), B: Decimal("0.5")})
     aggregates.apply({}, {A: Decimal("0.500000"), OPEN: Decimal(1)})
-    snapshot = aggregates.snapshot()
+    snapshot = aggregates.as_dict()
     assert snapshot == {A: 2, OPEN: 2, B: Decimal("0.5")}
     assert snapshot[A] is snapshot[OPEN]  # one object for every 2
     beyond = Decimal(SHARED_INTEGERS.stop)
-    large = Aggregates({A: beyond}).snapshot()[A], Aggregates({B: beyond}).snapshot()[B]
+    large = Aggregates({A: beyond}).as_dict()[A], Aggregates({B: beyond}).as_dict()[B]
     assert large[0] == large[1]
     assert large[0] is not large[1]  # beyond the range, each sum its own
 
@@ -47,14 +47,14 @@ def test_sums_equal_to_a_small_integer_share_one_value() -> None:
 def test_sum_over_partitions_is_the_whole() -> None:
     first = Aggregates({A: Decimal(1), OPEN: Decimal(2)})
     second = Aggregates({A: Decimal(-1), B: Decimal(3)})
-    assert Aggregates.sum([first, second]).snapshot() == {OPEN: 2, B: 3}
-    assert first.snapshot() == {A: 1, OPEN: 2}  # parts are left alone
+    assert Aggregates.sum([first, second]).as_dict() == {OPEN: 2, B: 3}
+    assert first.as_dict() == {A: 1, OPEN: 2}  # parts are left alone
 
 
 def test_sums_stay_exact_or_fail_loudly() -> None:
     aggregates = Aggregates({A: Decimal("1E+30")})
     aggregates.apply({}, {A: Decimal("0.000001")})
-    assert aggregates.snapshot()[A] == Decimal("1000000000000000000000000000000.000001")
+    assert aggregates.as_dict()[A] == Decimal("1000000000000000000000000000000.000001")
     with pytest.raises(Inexact):
         aggregates.apply({}, {A: Decimal("1E-40")})
 
@@ -81,7 +81,7 @@ def test_prune_drops_old_windows_and_carries_active_changes() -> None:
         }
     )
     aggregates.prune(ctx)
-    assert aggregates.snapshot() == {
+    assert aggregates.as_dict() == {
         B: 6,
         OPEN: 1,
         key(REVENUE, day(2026, 5, 8), **seller): 2,

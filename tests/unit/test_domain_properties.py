@@ -143,7 +143,7 @@ def test_streamed_partitions_sum_to_the_batch_result(
         cache_deals=data.draw(st.sampled_from([0, 1, 1_000])),
         settle_every=data.draw(st.sampled_from([1, 2, 7, 1_000])),
     )
-    assert Aggregates.sum(worker.aggregates for worker in workers).snapshot() == expected
+    assert Aggregates.sum(worker.aggregates for worker in workers).as_dict() == expected
     streamed = held_histories(workers)
     batch = histories(in_time(events, ctx))
     assert set(streamed) == set(batch)
@@ -182,9 +182,9 @@ def test_a_moving_clock_with_pruning_sums_to_the_events_kept_on_arrival(
     total = Aggregates.sum(worker.aggregates for worker in workers)
     total.prune(final)
     kept = kept_by_arrival(delivery, clocks)
-    assert total.snapshot() == aggregate(histories(kept).values(), final)
+    assert total.as_dict() == aggregate(histories(kept).values(), final)
     if final == ctx:  # the clock never moved: what arrival kept is what the batch keeps
-        assert total.snapshot() == compute(events, final)
+        assert total.as_dict() == compute(events, final)
 
 
 @settings(max_examples=150)
@@ -196,7 +196,7 @@ def test_exposition_sums_across_workers_and_counts_active_deals(
     for event in events:
         parts[partition_of(event.deal_id, partitions)].append(event)
     exported = [exposition_samples(compute(part, ctx), ctx) for part in parts]
-    summed = Aggregates.sum(Aggregates(samples) for samples in exported).snapshot()
+    summed = Aggregates.sum(Aggregates(samples) for samples in exported).as_dict()
     whole = exposition_samples(compute(events, ctx), ctx)
     assert summed == {k: v for k, v in whole.items() if v != 0}
     active = {

@@ -239,7 +239,7 @@ def test_a_kill_at_any_checkpoint_step_loses_nothing(
     ctx = build_context(settings, CLOCK)
     summed: dict[Any, Any] = {}
     for engine in parts:
-        for key, value in engine.aggregates(ctx).snapshot().items():
+        for key, value in engine.aggregates(ctx).as_dict().items():
             summed[key] = summed.get(key, 0) + value
     expected = reference(accepted_events(messages, settings, CLOCK), ctx)
     assert {k: v for k, v in summed.items() if v != 0} == expected

@@ -24,8 +24,8 @@ from streams.exposition.export_cache import ExportCache
 from streams.exposition.seller_cap import OTHER_SELLER
 from streams.metric_context import ContextSource
 from streams.settings import Settings
-from streams.worker.deal_fold import DealFold
 from streams.worker.fold_metrics import FoldMetrics
+from streams.worker.in_process import InProcessWorker
 from tests.support.fresh_render import fresh_body, parsed
 from tests.support.served import NOW, fold_of, won_deal
 from tests.support.strategies import BASE, deal_story, partition_of
@@ -41,7 +41,7 @@ class MovingClock:
         return self.now
 
 
-def full_body(fold: DealFold, contexts: ContextSource, cap: int, windows: int = 2) -> bytes:
+def full_body(fold: InProcessWorker, contexts: ContextSource, cap: int, windows: int = 2) -> bytes:
     """A fresh render of the fold's aggregates, now."""
     ctx = contexts.current()
     return fresh_body(dict(fold.aggregates(ctx).items()), ctx, windows, cap)
@@ -79,7 +79,7 @@ def test_the_cache_exports_what_the_full_build_exports(
     contexts = ContextSource(Settings(), clock)
     table: dict[str, Any] = {}
     cache_deals = data.draw(st.sampled_from((0, 50)))
-    fold = DealFold(table, contexts, FoldMetrics(CollectorRegistry()), cache_deals)
+    fold = InProcessWorker(table, contexts, FoldMetrics(CollectorRegistry()), cache_deals)
     partitions = data.draw(st.integers(1, 3))
     cap = data.draw(st.integers(1, 3))
     windows = data.draw(st.sampled_from((2, 40)))  # 40: nearly every event is on /metrics
@@ -94,7 +94,7 @@ def test_the_cache_exports_what_the_full_build_exports(
                 ctx = contexts.current()
                 live = fold.aggregates(ctx)
                 fresh = fold.recompute(fold.partitions, table.values())
-                assert live.snapshot() == fresh.snapshot()
+                assert live.as_dict() == fresh.as_dict()
         elif action == "tick":
             clock.now += timedelta(hours=data.draw(TICK_HOURS))
         elif action == "rebuild":
@@ -187,7 +187,7 @@ def test_a_deal_folded_before_the_cutoff_moved_is_pruned_again(later: EventType)
     clock = MovingClock(NOW)
     contexts = ContextSource(Settings(), clock)
     table: dict[str, Any] = {}
-    fold = DealFold(table, contexts, FoldMetrics(CollectorRegistry()), cache_deals=10)
+    fold = InProcessWorker(table, contexts, FoldMetrics(CollectorRegistry()), cache_deals=10)
     for event in won_deal("d1", NOW - timedelta(days=70), "100", "ann"):
         fold.accept(event, partition=0)
     cache = ExportCache(fold, contexts, 2)
@@ -200,7 +200,7 @@ def test_a_deal_folded_before_the_cutoff_moved_is_pruned_again(later: EventType)
     body = cached_body(cache)
 
     live = fold.aggregates(contexts.current())
-    assert live.snapshot() == fold.recompute([0], table.values()).snapshot()
+    assert live.as_dict() == fold.recompute([0], table.values()).as_dict()
     assert_same_export(body, full_body(fold, contexts, 1000))
     active = b'dealpulse_deals_active_at_window_start{granularity="day"'
     assert (active in body) is (later is EventType.CHURNED)

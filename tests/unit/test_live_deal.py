@@ -64,10 +64,10 @@ def test_settling_in_order_events_equals_recomputing_the_deal(
             so_far = so_far.add(following)
             if index in settles and not live.stale:
                 settle_into(live, aggregates, ctx)
-                assert aggregates.snapshot() == contributions(fold(so_far), ctx)
+                assert aggregates.as_dict() == contributions(fold(so_far), ctx)
         if not live.stale:
             settle_into(live, aggregates, ctx)
-            assert aggregates.snapshot() == contributions(fold(so_far), ctx)
+            assert aggregates.as_dict() == contributions(fold(so_far), ctx)
 
 
 @settings(max_examples=100)
@@ -80,7 +80,7 @@ def test_a_live_deal_resumed_from_a_compacted_history_counts_like_the_full_one(
         compacted = compact(history, later)
         sink = ContributionSink(later)
         LiveDeal.start(compacted, later, sink)
-        assert Aggregates(sink.values).snapshot() == contributions(fold(history), later)
+        assert Aggregates(sink.values).as_dict() == contributions(fold(history), later)
 
 
 def test_only_a_new_event_after_every_other_follows() -> None:

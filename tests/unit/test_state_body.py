@@ -11,7 +11,7 @@ import pytest
 from streams import topology
 from streams.domain.aggregates import Aggregates
 from streams.domain.contributions import ContributionKey, labels
-from streams.domain.snapshot_codec import decode_snapshot, encode_snapshot, snapshot_digest
+from streams.domain.metric_rows import from_rows, rows_digest, to_rows
 from streams.domain.windows import Granularity, Window
 from streams.topology import state_body, state_digest_body
 
@@ -30,8 +30,8 @@ def test_the_body_decodes_to_the_aggregates_and_names_the_partitions() -> None:
 
     assert body["now"] == NOW.isoformat()
     assert body["partitions"] == [2, 5, 10]
-    assert body["rows"] == encode_snapshot(aggregates.snapshot())
-    assert decode_snapshot(body["rows"]) == aggregates.snapshot()
+    assert body["rows"] == to_rows(aggregates.as_dict())
+    assert from_rows(body["rows"]) == aggregates.as_dict()
 
 
 def test_rows_are_encoded_a_chunk_at_a_time_into_one_list(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,7 +43,7 @@ def test_rows_are_encoded_a_chunk_at_a_time_into_one_list(monkeypatch: pytest.Mo
 
     body = json.loads(state_body(NOW, [0], list(snapshot), list(snapshot.values())))
 
-    assert decode_snapshot(body["rows"]) == snapshot
+    assert from_rows(body["rows"]) == snapshot
 
 
 DAY = Window(Granularity.DAY, date(2026, 11, 1))
@@ -55,8 +55,8 @@ def test_equal_values_share_a_digest_whatever_their_exponent_and_order() -> None
     one = {WON: Decimal("101.00"), OPEN: Decimal(3)}
     same = {OPEN: Decimal("3.0"), WON: Decimal("101")}
 
-    assert snapshot_digest(one.items()) == snapshot_digest(same.items())
-    assert len(snapshot_digest(one.items())) == 64
+    assert rows_digest(one.items()) == rows_digest(same.items())
+    assert len(rows_digest(one.items())) == 64
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_equal_values_share_a_digest_whatever_their_exponent_and_order() -> None
     ],
 )
 def test_any_difference_changes_the_digest(changed: dict[ContributionKey, Decimal]) -> None:
-    assert snapshot_digest(changed.items()) != snapshot_digest(
+    assert rows_digest(changed.items()) != rows_digest(
         {WON: Decimal("101.00"), OPEN: Decimal(3)}.items()
     )
 
@@ -90,5 +90,5 @@ def test_the_digest_body_names_the_partitions_and_counts_the_keys() -> None:
         "now": NOW.isoformat(),
         "partitions": [1, 3],
         "keys": 2,
-        "digest": snapshot_digest({WON: Decimal(101), OPEN: Decimal("1.0")}.items()),
+        "digest": rows_digest({WON: Decimal(101), OPEN: Decimal("1.0")}.items()),
     }

@@ -1,4 +1,4 @@
-"""`DealFold`: `PartitionState`s over one deal table, sharing one aggregate — without a broker.
+"""`InProcessWorker`: `PartitionState`s over one deal table and one aggregate, without a broker.
 
 The worker runs `streams.engine.DealEngine`; this driver folds events one at a
 time into one mapping (a dict, or bytes as a store would keep them) for the
@@ -34,7 +34,7 @@ from streams.domain.partition_state import (
 from streams.domain.windows import Granularity
 from streams.worker.fold_metrics import FoldMetrics
 
-__all__ = ["EVENTS_FIELD", "HISTORY_FIELD", "PARTITION_FIELD", "DealFold"]
+__all__ = ["EVENTS_FIELD", "HISTORY_FIELD", "PARTITION_FIELD", "InProcessWorker"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Contexts(Protocol):
     def current(self) -> MetricContext: ...
 
 
-class DealFold:
+class InProcessWorker:
     """The `EventSink` of the worker: each owned partition's `PartitionState` over the table,
     sharing one aggregate."""
 
@@ -91,7 +91,7 @@ class DealFold:
             self._metrics.folded.inc()
         elif outcome is Outcome.DUPLICATE:
             self._metrics.duplicates.inc()
-        else:
+        elif outcome is Outcome.TOO_LATE:
             self._metrics.too_late.inc()  # and nothing else: rule R
 
     def _start(self, partition: int) -> PartitionState:
@@ -231,9 +231,9 @@ class DealFold:
     def partitions(self) -> list[int]:
         return sorted(self._states)
 
-    def snapshot(self, ctx: MetricContext) -> dict[ContributionKey, Any]:
+    def values(self, ctx: MetricContext) -> dict[ContributionKey, Any]:
         """The sum over owned partitions, pruned to the retention of `ctx`."""
-        return self.aggregates(ctx).snapshot()
+        return self.aggregates(ctx).as_dict()
 
     def aggregates(self, ctx: MetricContext) -> Aggregates:
         """The owned partitions' aggregates, pruned to the retention of `ctx` (not a copy).

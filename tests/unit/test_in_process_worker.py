@@ -1,7 +1,7 @@
 """The fold adapter gives the batch result whatever its cache size, rebuilds, compaction
 and delivery order.
 
-`DealFold` keeps recently folded deals decoded, with their last contributions,
+`InProcessWorker` keeps recently folded deals decoded, with their last contributions,
 and retracts those instead of recomputing them; it drops too-late events (rule
 R) and compacts deals beyond the retention horizon. These properties drive the
 real adapter over a table that stores JSON text (as Faust's table does), so a
@@ -29,14 +29,14 @@ from streams.domain.events import DealEvent
 from streams.domain.history import DealHistory
 from streams.domain.replay import aggregate, compute, histories, in_time
 from streams.domain.windows import Granularity
-from streams.worker import deal_fold
-from streams.worker.deal_fold import (
+from streams.worker import in_process
+from streams.worker.fold_metrics import FoldMetrics
+from streams.worker.in_process import (
     COMPACT_EVERY_SECONDS,
     HISTORY_FIELD,
     PARTITION_FIELD,
-    DealFold,
+    InProcessWorker,
 )
-from streams.worker.fold_metrics import FoldMetrics
 from tests.support.builders import Deal, context
 from tests.support.reference import reference
 from tests.support.strategies import (
@@ -114,13 +114,15 @@ class Ticks:
 PARTITIONS = 3
 
 
-def new_fold(table: MutableMapping[str, Any], ctx: MetricContext, cache_deals: int = 0) -> DealFold:
-    fold = DealFold(table, FixedContext(ctx), FoldMetrics(CollectorRegistry()), cache_deals)
+def new_fold(
+    table: MutableMapping[str, Any], ctx: MetricContext, cache_deals: int = 0
+) -> InProcessWorker:
+    fold = InProcessWorker(table, FixedContext(ctx), FoldMetrics(CollectorRegistry()), cache_deals)
     fold.rebuild(range(PARTITIONS), [])
     return fold
 
 
-def counter(fold: DealFold, name: str) -> float:
+def counter(fold: InProcessWorker, name: str) -> float:
     metrics: FoldMetrics = fold._metrics
     value: float = getattr(metrics, name)._value.get()
     return value
@@ -150,10 +152,10 @@ def test_the_fold_sums_to_the_batch_result_whatever_its_cache(
             fold.rebuild(range(PARTITIONS), table.values())
         fold.accept(event, partition_of(event.deal_id, PARTITIONS))
     total = fold.aggregates(ctx)
-    assert total.snapshot() == expected
+    assert total.as_dict() == expected
     assert sum(fold.deal_counts().values()) == len(histories(in_time(events, ctx)))
     from_table = fold.recompute(range(PARTITIONS), table.values())
-    assert from_table.snapshot() == expected
+    assert from_table.as_dict() == expected
 
 
 @settings(max_examples=100)
@@ -188,7 +190,7 @@ def test_a_revocation_leaves_exactly_the_kept_partitions(
     assert fold.partitions == sorted(kept)
     assert asked == ([kept] if kept else [])
     kept_events = [e for e in events if partition_of(e.deal_id, PARTITIONS) in kept]
-    assert fold.snapshot(ctx) == compute(kept_events, ctx)
+    assert fold.values(ctx) == compute(kept_events, ctx)
     assert set(fold.deal_counts()) == kept
 
 
@@ -216,7 +218,7 @@ def test_the_fold_with_compaction_and_a_moving_clock_sums_to_the_events_kept_on_
     ]
     source = FixedContext(ctx)
     table = JsonTable()
-    fold = DealFold(table, source, FoldMetrics(CollectorRegistry()), cache_deals)
+    fold = InProcessWorker(table, source, FoldMetrics(CollectorRegistry()), cache_deals)
     fold.rebuild(range(PARTITIONS), [])
     for step, (event, clock) in enumerate(zip(delivery, clocks, strict=True)):
         source.ctx = clock
@@ -228,16 +230,16 @@ def test_the_fold_with_compaction_and_a_moving_clock_sums_to_the_events_kept_on_
             fold.compact_some(partition, limit=data.draw(st.integers(1, 3)))
     final = clocks[-1] if clocks else ctx
     expected = aggregate(histories(kept_by_arrival(delivery, clocks)).values(), final)
-    assert fold.aggregates(final).snapshot() == expected
+    assert fold.aggregates(final).as_dict() == expected
     for partition in range(PARTITIONS):  # sweep to the end: every deal that can shrink does
         while fold.compact_some(partition, limit=1_000):
             pass
         fold.compact_some(partition, limit=1_000)  # a sweep that starts over finds the rest
     stored = [DealHistory.from_dict(row[HISTORY_FIELD]) for row in table.values()]
     assert not any(is_compactable(history, final) for history in stored)
-    assert fold.aggregates(final).snapshot() == expected
+    assert fold.aggregates(final).as_dict() == expected
     from_table = fold.recompute(range(PARTITIONS), table.values())
-    assert from_table.snapshot() == expected
+    assert from_table.as_dict() == expected
 
 
 MONTHS = {Granularity.MONTH: 2}
@@ -266,7 +268,7 @@ def test_a_too_late_event_is_counted_and_changes_nothing() -> None:
     fold.accept(deal.lost(datetime(2026, 4, 1, tzinfo=UTC)), 1)  # would retract the win
     assert table.rows == before
     assert counter(fold, "too_late") == 2
-    assert fold.snapshot(JUNE) == compute([*late.written, *deal.written], JUNE)
+    assert fold.values(JUNE) == compute([*late.written, *deal.written], JUNE)
 
 
 def test_compact_some_shrinks_deals_beyond_the_horizon_a_few_at_a_time() -> None:
@@ -276,7 +278,7 @@ def test_compact_some_shrinks_deals_beyond_the_horizon_a_few_at_a_time() -> None
     for deal in deals:
         for event in deal.written:
             fold.accept(event, 0)
-    before = fold.snapshot(JUNE)
+    before = fold.values(JUNE)
     sizes = {key: len(text) for key, text in table.rows.items()}
     assert fold.compact_some(0) == 0  # May is retained: nothing to compact
     assert counter(fold, "compacted") == 0
@@ -290,19 +292,17 @@ def test_compact_some_shrinks_deals_beyond_the_horizon_a_few_at_a_time() -> None
     for key, text in table.rows.items():
         assert len(text) < sizes[key]
         assert json.loads(text)[HISTORY_FIELD]["events"] == []
-    assert fold.snapshot(a_year_later) == aggregate(
+    assert fold.values(a_year_later) == aggregate(
         histories(e for deal in deals for e in deal.written).values(), a_year_later
     )
-    assert (
-        fold.snapshot(a_year_later) != before
-    )  # May left the retention, the carried change did not
+    assert fold.values(a_year_later) != before  # May left the retention, the carried change did not
     fold.accept(deals[4].churned(datetime(2027, 6, 1, tzinfo=UTC)), 0)  # cached, compacted
     stored = json.loads(table.rows["d4"])[HISTORY_FIELD]
     assert (stored["v"], [event["y"] for event in stored["events"]]) == (2, ["churned"])
     expected = aggregate(
         histories(e for deal in deals for e in deal.written).values(), a_year_later
     )
-    assert fold.snapshot(a_year_later) == expected
+    assert fold.values(a_year_later) == expected
 
 
 def test_a_deal_found_by_the_sweep_that_changed_since_is_left_alone() -> None:
@@ -322,7 +322,7 @@ def test_a_deal_found_by_the_sweep_that_changed_since_is_left_alone() -> None:
 def test_the_sweep_starts_over_when_the_table_changes_under_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(deal_fold, "COMPACT_SCAN", 1)  # one row per call
+    monkeypatch.setattr(in_process, "COMPACT_SCAN", 1)  # one row per call
     table = DictTable()
     fold = new_fold(table, JUNE)
     for n in range(3):
@@ -353,7 +353,7 @@ def test_a_deleted_deal_is_written_as_a_tombstone_at_once() -> None:
     }
     assert counter(fold, "compacted") == 1
     fold.accept(deal.reopened(datetime(2026, 6, 2, tzinfo=UTC)), 0)
-    assert fold.snapshot(JUNE) == {}
+    assert fold.values(JUNE) == {}
     assert json.loads(table.rows["d1"])[HISTORY_FIELD]["events"] == []
 
 
@@ -379,7 +379,7 @@ def test_a_duplicate_writes_the_deal_again_compacted_if_it_can_be() -> None:
 def test_compact_when_due_runs_at_most_every_few_seconds_per_partition() -> None:
     ticks = Ticks()
     source = FixedContext(JUNE)
-    fold = DealFold(JsonTable(), source, FoldMetrics(CollectorRegistry()), monotonic=ticks)
+    fold = InProcessWorker(JsonTable(), source, FoldMetrics(CollectorRegistry()), monotonic=ticks)
     fold.rebuild(range(PARTITIONS), [])
     for n in range(3):
         for event in won_in_may(f"d{n}").written:

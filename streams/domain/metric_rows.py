@@ -22,7 +22,7 @@ Row = list[Any]
 DIGEST_BITS = 256
 
 
-def encode_snapshot(snapshot: Mapping[ContributionKey, Decimal]) -> list[Row]:
+def to_rows(snapshot: Mapping[ContributionKey, Decimal]) -> list[Row]:
     return encode_rows(sorted_items(snapshot.items()))
 
 
@@ -57,7 +57,7 @@ def _order(item: tuple[ContributionKey, Decimal]) -> tuple[str, Any, str, str]:
     )
 
 
-def decode_snapshot(rows: Iterable[Row]) -> dict[ContributionKey, Decimal]:
+def from_rows(rows: Iterable[Row]) -> dict[ContributionKey, Decimal]:
     snapshot: dict[ContributionKey, Decimal] = {}
     for metric, label_map, granularity, start, value in rows:
         window = (
@@ -68,7 +68,7 @@ def decode_snapshot(rows: Iterable[Row]) -> dict[ContributionKey, Decimal]:
     return snapshot
 
 
-def snapshot_digest(items: Iterable[tuple[ContributionKey, Decimal]]) -> str:
+def rows_digest(items: Iterable[tuple[ContributionKey, Decimal]]) -> str:
     """A hex digest of a snapshot's items, shared exactly by snapshots of the same values.
 
     Lets a check compare a large state without moving it (the whole state as
