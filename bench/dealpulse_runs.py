@@ -66,6 +66,7 @@ def worker(
         "DEALPULSE_APP_ID": group,
         "DEALPULSE_DATA_DIR": str(data_dir),
         "DEALPULSE_WEB_PORT": str(port),
+        "DEALPULSE_WEB_STATE_ENABLED": "true",  # the bench compares every worker's state
         "DEALPULSE_CLOCK": CLOCK.isoformat(),
         "DEALPULSE_LOG_LEVEL": "warn",
     }

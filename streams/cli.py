@@ -5,6 +5,7 @@ Typer gives typed options, `--help` for free and a test runner for the CLI tests
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from streams.errors import DealpulseError
 from streams.kafka.local_broker import LocalBroker
+from streams.logs import configure_command_logging
 from streams.settings import Settings
 from streams.simulate_command import SimulateRequest, default_start, run_simulation
 from streams.simulator import SimulationConfig
@@ -255,4 +257,7 @@ def replay(
 
 
 def main() -> None:
+    # Quiet, structured logs for every command (the worker's Faust installs the same
+    # configuration at its level): library noise held back, one line per record.
+    configure_command_logging(os.environ.get("DEALPULSE_LOG_LEVEL"))
     app()

@@ -8,6 +8,7 @@ configuration, and only the CLI turns them into an exit code::
     ├── ConfigurationError      settings or files that cannot work
     ├── PrerequisiteMissingError     Java, Maven or a jar the local broker needs
     ├── BrokerError             the local broker did not start, answer or stop
+    ├── KafkaUnavailableError   Kafka did not answer in time, or refused the credentials
     └── ReplayError             a process of `dealpulse replay` failed or vanished
 """
 
@@ -30,3 +31,7 @@ class BrokerError(DealpulseError):
 
 class ReplayError(DealpulseError):
     """A process of `dealpulse replay` failed or ended without its result."""
+
+
+class KafkaUnavailableError(DealpulseError):
+    """Kafka did not answer within the wait allowed, or refused the client's credentials."""

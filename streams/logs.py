@@ -7,6 +7,9 @@ logger makes theirs and ours look alike.
 from __future__ import annotations
 
 import logging
+import logging.config
+import time
+from collections.abc import Callable
 from typing import Any
 
 from streams.settings import LogLevel
@@ -39,6 +42,39 @@ class LogfmtFormatter(logging.Formatter):
         return line
 
 
+class LibraryNoiseFilter(logging.Filter):
+    """At most one record per message and `interval_seconds` from the Kafka client library.
+
+    During a broker outage aiokafka logs the same few lines about a hundred
+    times a second. The first of each is let through; the next one let through,
+    after the interval, carries `held_back=N`: how many were dropped meanwhile.
+    """
+
+    LIBRARIES = ("aiokafka", "kafka")
+
+    def __init__(
+        self, interval_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._interval = interval_seconds
+        self._clock = clock
+        self._last: dict[tuple[str, object], list[float]] = {}  # [when let through, held back]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.LIBRARIES):
+            return True
+        key = (record.name, record.msg)
+        now = self._clock()
+        seen = self._last.get(key)
+        if seen is not None and now - seen[0] < self._interval:
+            seen[1] += 1
+            return False
+        if seen is not None and seen[1]:
+            record.held_back = int(seen[1])
+        self._last[key] = [now, 0]
+        return True
+
+
 def _quote(value: Any) -> str:
     text = str(value)
     if text and not any(ch in text for ch in ' "=\n'):
@@ -52,15 +88,24 @@ def logging_config(level: LogLevel) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"logfmt": {"()": LogfmtFormatter}},
+        "filters": {"library_noise": {"()": LibraryNoiseFilter}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "logfmt",
+                "filters": ["library_noise"],
                 "stream": "ext://sys.stderr",
             }
         },
         "root": {"level": _LEVELS[level], "handlers": ["stderr"]},
     }
+
+
+def configure_command_logging(level: str | None) -> None:
+    """The logging of a CLI command: `level` from DEALPULSE_LOG_LEVEL, `warn` if unset or
+    not a level (the settings then refuse it with their own message)."""
+    known: LogLevel = level if level in _LEVELS else "warn"
+    logging.config.dictConfig(logging_config(known))
 
 
 def level_number(level: LogLevel) -> int:

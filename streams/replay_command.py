@@ -53,6 +53,7 @@ from streams.errors import ConfigurationError, ReplayError
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage, normalise_headers
 from streams.ingest.rejection import Reason, Rejection
+from streams.kafka.availability import wait_for_kafka
 from streams.metric_context import build_context, settings_clock
 from streams.settings import Settings
 
@@ -312,6 +313,7 @@ def topic_messages(settings: Settings, topic: str, advance: Advance) -> list[Raw
 
 
 async def _read_topic(settings: Settings, topic: str, advance: Advance) -> list[list[RawMessage]]:
+    await wait_for_kafka(settings)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         enable_auto_commit=False,

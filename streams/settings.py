@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
+import ssl
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PIPELINES_FILE = Path(__file__).resolve().parents[1] / "deploy" / "pipelines.toml"
@@ -48,6 +49,13 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
 
+    kafka_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a worker, the simulator or replay --topic waits for Kafka to "
+        "answer when it starts, with backoff, before giving up with a one-line error "
+        "(0: ask once).",
+    )
     local_kafka_port: int = Field(default=9092, description="Client port of the local broker.")
     local_kafka_controller_port: int = Field(
         default=9093, description="KRaft controller port of the local broker."
@@ -76,6 +84,34 @@ class Settings(BaseSettings):
     )
     web_host: str = Field(default="127.0.0.1", description="Bind address of /metrics.")
     web_port: int = Field(default=6066, description="Port of the worker's web server (/metrics).")
+    web_auth_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /metrics and /state/* require `Authorization: Bearer <token>` "
+        "(Prometheus' `authorization` scrape setting).",
+    )
+    web_auth_username: str | None = Field(
+        default=None,
+        description="With DEALPULSE_WEB_AUTH_PASSWORD: /metrics and /state/* also accept HTTP "
+        "basic auth (Prometheus' `basic_auth`).",
+    )
+    web_auth_password: SecretStr | None = None
+    web_tls_certfile: Path | None = Field(
+        default=None,
+        description="With DEALPULSE_WEB_TLS_KEYFILE: the worker's pages are served over HTTPS "
+        "with this certificate (PEM, chain included).",
+    )
+    web_tls_keyfile: Path | None = None
+    web_state_enabled: bool = Field(
+        default=False,
+        description="Serve /state/aggregates (every aggregate as rows, for checks and "
+        "benchmarks). Off by default: it is large, and behind the same authentication as "
+        "/metrics.",
+    )
+    web_state_max_rows: int = Field(
+        default=500_000,
+        ge=1,
+        description="/state/aggregates answers 413 above this many rows (?digest=1 still answers).",
+    )
     log_level: LogLevel = "warn"
 
     # --- Ingest rules --------------------------------------------------------
@@ -241,6 +277,23 @@ class Settings(BaseSettings):
                 keyfile=str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
             )
         return options
+
+    @model_validator(mode="after")
+    def _web_security_is_whole(self) -> Settings:
+        if (self.web_auth_username is None) != (self.web_auth_password is None):
+            raise ValueError("set DEALPULSE_WEB_AUTH_USERNAME and _PASSWORD together")
+        if (self.web_tls_certfile is None) != (self.web_tls_keyfile is None):
+            raise ValueError("set DEALPULSE_WEB_TLS_CERTFILE and _KEYFILE together")
+        return self
+
+    @property
+    def web_ssl_context(self) -> ssl.SSLContext | None:
+        """The worker's HTTPS context, when a certificate is configured."""
+        if self.web_tls_certfile is None or self.web_tls_keyfile is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.web_tls_certfile, self.web_tls_keyfile)
+        return context
 
     @property
     def worker_data_dir(self) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from streams.kafka.availability import wait_for_kafka
 from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
 from streams.simulator import OutboundMessage, SimulationConfig, generate
@@ -47,6 +48,7 @@ async def _produce(
     *,
     quiet: bool,
 ) -> int:
+    await wait_for_kafka(settings)
     await ensure_topics(settings)
     progress = Progress(
         TextColumn(f"producing to {settings.topic_events}"),

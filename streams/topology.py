@@ -33,12 +33,10 @@ from streams.worker.app import build_app
 from streams.worker.engine_metrics import EngineCollector, EngineMetrics
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.ingest_metrics import IngestMetrics
+from streams.worker.web_guard import HEALTH_PATH, METRICS_PATH, STATE_PATH
 
 log = logging.getLogger(__name__)
 
-METRICS_PATH = "/metrics"
-STATE_PATH = "/state/aggregates"
-HEALTH_PATH = "/health"
 STATE_ROWS_PER_CHUNK = 5_000  # rows built and encoded at a time by `state_body`
 COMPACT_EVERY_SECONDS = 5.0
 
@@ -150,20 +148,31 @@ def build_topology(settings: Settings) -> Topology:
         engine_metrics.scrape_duration.set(time.perf_counter() - started)
         return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @app.page(STATE_PATH)
     async def aggregates(web: Any, request: Any) -> Any:
         ctx = contexts.current()
         owned = engine.partitions
         found = engine.aggregates(ctx)
         if request.query.get("recompute"):  # a check: from the stores, not the live aggregates
-            found = engine.recompute(ctx)
+            found = await engine.recompute(ctx)
+        digest = bool(request.query.get("digest"))
+        if not digest and len(found) > settings.web_state_max_rows:
+            return web.json(
+                {
+                    "error": f"{len(found)} rows is over DEALPULSE_WEB_STATE_MAX_ROWS "
+                    f"({settings.web_state_max_rows}); ask ?digest=1"
+                },
+                status=413,
+            )
         # Copied on the loop (the engine changes the aggregates), encoded off it: seconds
         # for a large state, and the loop must keep heartbeating meanwhile.
         keys, values = found.columns()
-        encode = state_digest_body if request.query.get("digest") else state_body
+        encode = state_digest_body if digest else state_body
         loop = asyncio.get_running_loop()
         body = await loop.run_in_executor(None, encode, ctx.now, owned, keys, values)
         return web.bytes(body, headers={"Content-Type": "application/json"})
+
+    if settings.web_state_enabled:  # opt-in (and behind the guard's authentication)
+        app.page(STATE_PATH)(aggregates)
 
     @app.page(HEALTH_PATH)
     async def health(web: Any, request: Any) -> Any:

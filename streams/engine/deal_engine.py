@@ -48,7 +48,12 @@ from streams.domain.compaction import Outcome, is_compactable_encoded
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
 from streams.domain.events import DealEvent
-from streams.domain.partition_state import HISTORY_FIELD, PartitionState, prune_shared
+from streams.domain.partition_state import (
+    HISTORY_FIELD,
+    PARTITION_FIELD,
+    PartitionState,
+    prune_shared,
+)
 from streams.engine.changelog import read_changelog
 from streams.engine.partition_store import PartitionStore, store_options
 from streams.errors import DealpulseError
@@ -513,11 +518,21 @@ class DealEngine:
     def value(self, key: ContributionKey) -> Decimal | None:
         return self._aggregates.get(key)
 
-    def recompute(self, ctx: MetricContext) -> Aggregates:
-        """The owned partitions' aggregates recomputed from their stores (a check)."""
+    async def recompute(self, ctx: MetricContext) -> Aggregates:
+        """The owned partitions' aggregates recomputed from their stores (a check).
+
+        It yields to the event loop every `RESTORE_YIELD_EVERY` deals, as a restore
+        does: at 200,000 deals it takes tens of seconds, and the consumer's heartbeats,
+        the scrapes and the fold must go on meanwhile.
+        """
         fresh = Aggregates()
-        for partition, owned in self._owned.items():
-            PartitionState.restored({}, partition, owned.store.records(), ctx, aggregates=fresh)
+        for partition, owned in list(self._owned.items()):
+            state = PartitionState({}, partition, aggregates=fresh)
+            for count, stored in enumerate(owned.store.records(), start=1):
+                if stored[PARTITION_FIELD] == partition:
+                    state.restore(stored, ctx)
+                if count % RESTORE_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
         fresh.prune(ctx)
         return fresh
 

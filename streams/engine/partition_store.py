@@ -137,9 +137,9 @@ class PartitionStore(MutableMapping[str, StoredDeal]):
                 yield deal_id
 
     def records(self) -> Iterator[StoredDeal]:
-        """Every stored record (pending ones first), decoded."""
+        """Every stored record (pending ones first, as they were when it started), decoded."""
         seen = set(self.pending)
-        for encoded in self.pending.values():
+        for encoded in list(self.pending.values()):  # a reader may yield to the engine
             yield decode_record(encoded)
         for key, encoded in self._db.items(from_key=DEAL_PREFIX):
             deal_id = _deal_id(key)

@@ -43,7 +43,7 @@ class SizeLimits:
 def decode(message: RawMessage, limits: SizeLimits) -> JsonObject | Rejection:
     value = message.value
     if value is None:
-        return Rejection(Reason.UNDECODABLE, "message has no value (tombstone)")
+        return Rejection(Reason.TOMBSTONE, "message has no value (a tombstone)")
     if len(value) > limits.value_bytes:
         return Rejection(
             Reason.OVERSIZE, f"{len(value)} bytes is over the limit of {limits.value_bytes}"
@@ -141,7 +141,7 @@ def _canonical_from_cloudevent(event: BaseCloudEvent) -> JsonObject | Rejection:
     for field, value in from_attributes.items():
         if field in data and not _same(field, data[field], value):
             return Rejection(
-                Reason.BAD_CLOUDEVENT,
+                Reason.CE_CONFLICT,
                 f"the CloudEvent says {field} {value!r}, its data {data[field]!r}",
             )
     source = str(attributes["source"])  # the CloudEvent's own, as before: no conflict checked

@@ -12,10 +12,14 @@ from enum import StrEnum
 
 class Reason(StrEnum):
     OVERSIZE = "oversize"
+    TOMBSTONE = "tombstone"
+    """A message without a value: the event topic has no deletions by key."""
     UNDECODABLE = "undecodable"
     NOT_JSON = "not_json"
     NOT_AN_OBJECT = "not_an_object"
     BAD_CLOUDEVENT = "bad_cloudevent"
+    CE_CONFLICT = "ce_conflict"
+    """A CloudEvent attribute (id, type, time, subject) that contradicts its data."""
     MISSING_FIELD = "missing_field"
     WRONG_TYPE = "wrong_type"
     UNKNOWN_TYPE = "unknown_type"

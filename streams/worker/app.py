@@ -14,6 +14,7 @@ import faust
 from faust.app import BootStrategy
 
 from streams.settings import Settings
+from streams.worker.web_guard import web_guard
 
 
 class EngineBoot(BootStrategy):
@@ -38,6 +39,15 @@ def build_app(settings: Settings) -> faust.App:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        web_ssl_context=settings.web_ssl_context,
+        # Faust's own views are off (the table view served a deal's whole history), and
+        # anything else is refused by the guard: only the worker's documented routes answer.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
+        web_application_options={"middlewares": [web_guard(settings)]},
         autodiscover=False,
     )
 

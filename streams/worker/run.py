@@ -8,6 +8,7 @@ import faust
 from prometheus_client import disable_created_metrics
 
 from streams.gc_threshold import tune_collector
+from streams.kafka.availability import wait_for_kafka
 from streams.kafka.topics import ensure_topics
 from streams.logs import logging_config
 from streams.settings import Settings
@@ -17,7 +18,7 @@ from streams.topology import build_topology
 def run_worker(settings: Settings) -> None:
     """Blocks until the worker is stopped (SIGINT/SIGTERM)."""
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(_topics_once_kafka_answers(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())  # Faust's worker wants a current loop
     # `_created` series only double the scrape size; the function is untyped upstream.
     disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -31,3 +32,8 @@ def run_worker(settings: Settings) -> None:
     )
     worker.spinner = None  # its log handler would lower the root level to DEBUG
     worker.execute_from_commandline()
+
+
+async def _topics_once_kafka_answers(settings: Settings) -> None:
+    await wait_for_kafka(settings)
+    await ensure_topics(settings)

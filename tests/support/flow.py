@@ -30,6 +30,7 @@ class Flow:
             "DEALPULSE_TOPIC_DLQ": self.dlq,
             "DEALPULSE_APP_ID": self.app_id,
             "DEALPULSE_LOG_LEVEL": "info",
+            "DEALPULSE_WEB_STATE_ENABLED": "true",  # the checks read every worker's state
         }
 
     def settings(self) -> Settings:

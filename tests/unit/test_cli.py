@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from streams.domain.events import DealEvent
 from streams.domain.replay import compute
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage
+from streams.logs import LibraryNoiseFilter
 from streams.metric_context import build_context
 from streams.settings import Settings
 
@@ -155,3 +157,24 @@ def ingested(line: str) -> DealEvent:
 def context_at(now: str) -> MetricContext:
     settings = Settings(clock=datetime.fromisoformat(now))
     return build_context(settings, datetime.fromisoformat(now))
+
+
+def test_library_noise_is_held_back_and_counted() -> None:
+    now = [0.0]
+    noise = LibraryNoiseFilter(interval_seconds=30, clock=lambda: now[0])
+
+    def record(name: str, msg: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, None, None)
+
+    first = record("aiokafka.conn", "Unable connect to %s")
+    assert noise.filter(first)
+    assert not hasattr(first, "held_back")
+    assert [noise.filter(record("aiokafka.conn", "Unable connect to %s")) for _ in range(99)] == [
+        False
+    ] * 99
+    assert noise.filter(record("aiokafka.conn", "another message"))
+    assert noise.filter(record("streams.engine", "Unable connect to %s"))  # ours: never held
+    now[0] = 31.0
+    summary = record("aiokafka.conn", "Unable connect to %s")
+    assert noise.filter(summary)
+    assert vars(summary)["held_back"] == 99

@@ -176,4 +176,4 @@ def test_provisioning_matches_the_dashboards_and_compose() -> None:
     grafana = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]["grafana"]
     assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in grafana["volumes"]
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
-    assert "3000:3000" in grafana["ports"]
+    assert "${DEALPULSE_PUBLISH_ADDRESS:-127.0.0.1}:3000:3000" in grafana["ports"]

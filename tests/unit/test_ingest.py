@@ -39,7 +39,7 @@ def reason_of(message: RawMessage, **settings: Any) -> Reason:
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
-        (None, Reason.UNDECODABLE),
+        (None, Reason.TOMBSTONE),
         (b"\xff\xfe\x00", Reason.UNDECODABLE),
         (b"{not json", Reason.NOT_JSON),
         (b"", Reason.NOT_JSON),
@@ -180,7 +180,7 @@ def test_a_cloudevent_attribute_never_silently_overrides_its_data(
         message = RawMessage(key=b"deal-1", value=json.dumps(data).encode(), headers=headers)
     outcome = make_ingestor().ingest(message)
     assert isinstance(outcome, Rejection)
-    assert outcome.reason is Reason.BAD_CLOUDEVENT
+    assert outcome.reason is Reason.CE_CONFLICT
     assert data_field in outcome.detail
 
 
@@ -236,6 +236,7 @@ def test_a_dead_letter_keeps_a_tombstone_and_cuts_only_what_is_over_the_limits()
     tombstone = RawMessage(key=b"deal-1", value=None, topic="t", partition=0, offset=1)
     rejection = ingestor.ingest(tombstone)
     assert isinstance(rejection, Rejection)
+    assert rejection.reason is Reason.TOMBSTONE
     kept = dead_letter(tombstone, rejection, ingestor.limits)
     assert kept.value is None
     assert "dealpulse.truncated" not in dict(kept.headers)
