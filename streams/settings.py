@@ -217,6 +217,12 @@ class Settings(BaseSettings):
         ge=1,
         description="... and after this many messages, whichever comes first.",
     )
+    engine_fault_retry_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a partition whose store failed (a full disk, an I/O error) "
+        "tries to reopen it and write what it holds; it stops advancing meanwhile.",
+    )
     fold_cache_deals: int = Field(
         default=1_000,
         ge=0,

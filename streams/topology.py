@@ -177,8 +177,14 @@ def build_topology(settings: Settings) -> Topology:
     @app.page(HEALTH_PATH)
     async def health(web: Any, request: Any) -> Any:
         """Whether this worker owns partitions and has read all they held at its last fetch."""
+        faults = engine.faults
         return web.json(
-            {"partitions": engine.partitions, "lag": engine.lag(), "caught_up": engine.caught_up}
+            {
+                "partitions": engine.partitions,
+                "lag": engine.lag(),
+                "caught_up": engine.caught_up and not faults,
+                "faulted": {str(partition): why for partition, why in faults.items()},
+            }
         )
 
     return Topology(app=app, registry=registry, engine=engine)

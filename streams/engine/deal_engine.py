@@ -30,6 +30,7 @@ checkpoints, then drops the partition's state and its share of the aggregates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -96,6 +97,8 @@ class _Owned:
     """The offset after the last message processed (None: nothing read yet)."""
     checkpointed: int | None
     letters: list[DeadLetter] = field(default_factory=list)
+    fault: str | None = None
+    """Why its store failed, while it does: the partition is paused meanwhile."""
 
 
 class KafkaClients:
@@ -168,6 +171,7 @@ class DealEngine:
         self._consumer: Any = None
         self._producer: Any = None
         self._highwater: dict[int, int] = {}
+        self._next_recovery = 0.0
         self._store_options = store_options(settings.rocksdb_memory_mb)
         self.caught_up = False
         self._sweep_partition: int | None = None
@@ -206,11 +210,13 @@ class DealEngine:
         async with self._lock:
             for tp, records in batch.items():
                 owned = self._owned.get(tp.partition)
-                if owned is not None and tp.topic == self._topic:
+                if owned is not None and owned.fault is None and tp.topic == self._topic:
                     self._process(owned, tp.partition, records)
             self._settle()
             if self._checkpoint_due():
                 await self._checkpoint_all()
+            if self.faults and self._monotonic() >= self._next_recovery:
+                self._recover()
         self._refresh_lag()
 
     async def close(self) -> None:
@@ -341,8 +347,10 @@ class DealEngine:
             owned.letters.clear()
             try:
                 owned.store.write(owned.next_offset)
-            except Exception as error:
-                raise EngineError(f"partition {partition}'s store not written: {error}") from error
+            except Exception as error:  # noqa: BLE001 - RocksDB raises plain Exceptions
+                # The changelog holds the partition's state up to here (flushed above), so
+                # its offsets are committed: nothing is read, folded or dead-lettered twice.
+                self._set_aside(partition, owned, error)
             owned.checkpointed = owned.next_offset
             offsets[TopicPartition(self._topic, partition)] = OffsetAndMetadata(
                 owned.next_offset, ""
@@ -354,6 +362,56 @@ class DealEngine:
             # is idempotent, so re-reading is harmless. Nothing is lost.
             log.warning("offsets not committed", extra={"error": str(error)})
 
+    # --- storage faults ------------------------------------------------------------
+
+    @property
+    def faults(self) -> dict[int, str]:
+        """The partitions whose store failed, and why: they stop advancing until it writes."""
+        return {p: owned.fault for p, owned in self._owned.items() if owned.fault is not None}
+
+    def _set_aside(self, partition: int, owned: _Owned, error: Exception) -> None:
+        """Stop reading a partition whose store failed; its state stays, as exact as it was."""
+        assert self._consumer is not None
+        owned.fault = f"{type(error).__name__}: {error}"
+        self._consumer.pause(TopicPartition(self._topic, partition))
+        self._engine_metrics.mark_faulted(partition, faulted=True)
+        self._next_recovery = self._monotonic() + self._settings.engine_fault_retry_seconds
+        self.caught_up = False
+        log.error(
+            "partition stopped: its store failed; retrying",
+            extra={"partition": partition, "error": owned.fault},
+        )
+
+    def _recover(self) -> None:
+        """Reopen each failed store and write what it held; resume the partitions that wrote.
+
+        A RocksDB handle that failed to write keeps failing ("Writer has previous
+        error"): it is closed and the store opened again, from its last good write,
+        and the records written since (still pending) are written over it.
+        """
+        assert self._consumer is not None
+        self._next_recovery = self._monotonic() + self._settings.engine_fault_retry_seconds
+        for partition, owned in self._owned.items():
+            if owned.fault is None:
+                continue
+            failed = owned.store
+            with contextlib.suppress(Exception):  # the failed handle may refuse to close
+                failed.close()
+            try:
+                store = PartitionStore(self._store_path(partition), self._store_options)
+                store.pending.update(failed.pending)
+                assert owned.checkpointed is not None
+                store.write(owned.checkpointed)
+            except Exception as error:  # noqa: BLE001 - still failing: tried again later
+                owned.fault = f"{type(error).__name__}: {error}"
+                log.info("partition store still failing", extra={"partition": partition})
+                continue
+            owned.store = owned.state.store = store
+            owned.fault = None
+            self._consumer.resume(TopicPartition(self._topic, partition))
+            self._engine_metrics.mark_faulted(partition, faulted=False)
+            log.warning("partition resumed: its store writes again", extra={"partition": partition})
+
     # --- assignment ------------------------------------------------------------------
 
     async def revoke(self, partitions: Iterable[int]) -> None:
@@ -361,7 +419,7 @@ class DealEngine:
             revoked = [p for p in partitions if p in self._owned]
             await self._checkpoint(revoked)
             for partition in revoked:
-                self._owned.pop(partition).store.close()
+                self._close(self._owned.pop(partition))
                 self._highwater.pop(partition, None)
             await self._rebuild()
             self._engine_metrics.forget_partitions(revoked)
@@ -429,12 +487,22 @@ class DealEngine:
         self._epoch += 1
         self._pruned_at = None
 
+    @staticmethod
+    def _close(owned: _Owned) -> None:
+        """Close a partition's store; one that failed may refuse, and is left to the next
+        owner, which restores from the changelog (its offsets are committed past it)."""
+        if owned.fault is None:
+            owned.store.close()
+            return
+        with contextlib.suppress(Exception):
+            owned.store.close()
+
     def _store_path(self, partition: int) -> Path:
         return self._settings.worker_data_dir / "deals" / f"{self._topic}-{partition}"
 
     def _close_all(self) -> None:
         for owned in self._owned.values():
-            owned.store.close()
+            self._close(owned)
         self._owned.clear()
 
     # --- compaction ----------------------------------------------------------------------
@@ -450,6 +518,8 @@ class DealEngine:
                 return 0
             partition = self._next_sweep_partition()
             owned = self._owned[partition]
+            if owned.fault is not None:  # its store is not written to until it recovers
+                return 0
             ctx = self._contexts.current()
             try:
                 found, self._sweep_after = owned.store.scan(self._sweep_after, COMPACT_SCAN)

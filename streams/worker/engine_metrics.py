@@ -51,6 +51,13 @@ class EngineMetrics:
             registry=registry,
         )
         self._newest: dict[int, float] = {}
+        self.faulted = Gauge(
+            "dealpulse_partition_faulted",
+            "1 while the partition's store failed to write (a full disk, an I/O error): it "
+            "stops advancing, holds its numbers as they were, and retries.",
+            ["partition"],
+            registry=registry,
+        )
         Gauge(
             "dealpulse_partitions_total",
             "Partitions of the event topic (the number every worker together must own).",
@@ -71,6 +78,20 @@ class EngineMetrics:
         for partition in partitions:
             if self._newest.pop(partition, None) is not None:
                 self.newest_event.remove(str(partition))
+            self.mark_faulted(partition, faulted=False)
+
+    def mark_faulted(self, partition: int, *, faulted: bool) -> None:
+        if faulted:
+            self.faulted.labels(str(partition)).set(1)
+        elif (str(partition),) in self._faulted_labels():
+            self.faulted.remove(str(partition))
+
+    def _faulted_labels(self) -> set[tuple[str, ...]]:
+        return {
+            tuple(sample.labels.values())
+            for metric in self.faulted.collect()
+            for sample in metric.samples
+        }
 
 
 class EngineCollector(Collector):

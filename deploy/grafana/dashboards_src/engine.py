@@ -33,6 +33,7 @@ REBALANCES = "dealpulse_rebalances_total"
 STATE_DEALS = "dealpulse_state_deals"
 SCRAPE_DURATION = "dealpulse_scrape_duration_seconds"
 SELLERS_FOLDED = "dealpulse_seller_labels_folded"
+PARTITION_FAULTED = "dealpulse_partition_faulted"
 
 ENGINE_METRICS = (
     INGEST_MESSAGES,
@@ -51,6 +52,7 @@ ENGINE_METRICS = (
     STATE_DEALS,
     SCRAPE_DURATION,
     SELLERS_FOLDED,
+    PARTITION_FAULTED,
 )
 """Every engine series the board queries."""
 
@@ -116,6 +118,16 @@ def engine() -> dashboard.Dashboard:
                 Query(f"max({q.select(PARTITIONS_TOTAL, q.JOB)})", "of the topic"),
                 description="Partitions owned by the live workers, and the event topic's "
                 "partition count: they must be equal.",
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Partitions stopped by storage",
+                units.Short,
+                Query(f"count({q.select(PARTITION_FAULTED, q.JOB)} > 0) or vector(0)", "stopped"),
+                description="Partitions whose store cannot write (a full disk, an I/O error): "
+                "they stop advancing and resume by themselves once it writes "
+                "(alert DealpulsePartitionStorageFailed).",
             )
         )
         .with_panel(
