@@ -1,6 +1,7 @@
 """Ingest rate of one worker: pre-produce N simulated events, time the worker to lag 0.
 
     .venv/bin/python bench/ingest_rate.py --events 50000
+    .venv/bin/python bench/ingest_rate.py --events 50000 --invalid   # every message refused
 
 Needs a broker: the local one (`dealpulse kafka up`) or DEALPULSE_KAFKA_BOOTSTRAP.
 Prints events/s from the worker's first committed offset to its last, the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,7 @@ from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
 from streams.simulator import SimulationConfig
 from streams.simulator.generate import valid_messages
+from streams.simulator.invalid import INVALID_KINDS, make_invalid
 from streams.simulator.sinks import produce
 
 POLL_SECONDS = 0.1
@@ -75,6 +78,12 @@ async def end_total(bootstrap: str, topic: str, partitions: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument(
+        "--invalid",
+        action="store_true",
+        help="Make every message a bad one (the simulator's kinds in rotation): the rate of "
+        "dead-lettering, to compare with the rate of good events.",
+    )
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:8]
     settings = Settings(
@@ -83,6 +92,12 @@ def main() -> None:
         app_id=f"bench-{run_id}",
     )
     messages = valid_messages(SimulationConfig(seed=1, deals=args.events // 4 + 100))[: args.events]
+    if args.invalid:
+        rng = random.Random(1)  # noqa: S311 - seeded bad messages, as the simulator makes them
+        messages = [
+            make_invalid(INVALID_KINDS[index % len(INVALID_KINDS)], message, rng)
+            for index, message in enumerate(messages)
+        ]
     asyncio.run(ensure_topics(settings))
     asyncio.run(
         produce(messages, settings.topic_events, bootstrap_servers=settings.bootstrap_servers)

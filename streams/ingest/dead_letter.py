@@ -4,7 +4,8 @@ Reason headers are added, never substituted, so a fixed message can be
 replayed from the DLQ by copying value and original headers back. A tombstone
 stays a tombstone. Only a part too large to pass the size limits (`SizeLimits`)
 is cut: the value and key to the limit, the original headers dropped. The copy
-then says so in `dealpulse.truncated` (what was cut and its size), and the
+then says so in `dealpulse.truncated` (what was cut and its size), a cut value's
+SHA-256 is in `dealpulse.sha256` (to find or check the original), and the
 original is still where `dealpulse.origin` says. Without the cut, the copy of a
 message near the broker's limit (1 MB) would be refused by the producer, and the
 worker would stop rather than lose it.
@@ -12,6 +13,7 @@ worker would stop rather than lose it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from streams.ingest.decode import SizeLimits, headers_size
@@ -22,6 +24,7 @@ REASON_HEADER = "dealpulse.reason"
 DETAIL_HEADER = "dealpulse.detail"
 ORIGIN_HEADER = "dealpulse.origin"
 TRUNCATED_HEADER = "dealpulse.truncated"
+DIGEST_HEADER = "dealpulse.sha256"
 MAX_DETAIL_BYTES = 1000
 
 
@@ -35,8 +38,10 @@ class DeadLetter:
 def dead_letter(message: RawMessage, rejection: Rejection, limits: SizeLimits) -> DeadLetter:
     key, value, headers = message.key, message.value, message.headers
     cut: list[str] = []
+    digest: Headers = ()
     if value is not None and len(value) > limits.value_bytes:
         cut.append(f"value {len(value)}")
+        digest = ((DIGEST_HEADER, hashlib.sha256(value).hexdigest().encode()),)
         value = value[: limits.value_bytes]
     if key is not None and len(key) > limits.key_bytes:
         cut.append(f"key {len(key)}")
@@ -51,5 +56,5 @@ def dead_letter(message: RawMessage, rejection: Rejection, limits: SizeLimits) -
         (ORIGIN_HEADER, message.origin.encode("utf-8", "replace")),
     )
     if cut:
-        extra += ((TRUNCATED_HEADER, ", ".join(cut).encode()),)
+        extra += ((TRUNCATED_HEADER, ", ".join(cut).encode()), *digest)
     return DeadLetter(key=key, value=value, headers=headers + extra)

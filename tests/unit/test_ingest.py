@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -256,6 +257,7 @@ def test_a_dead_letter_keeps_a_tombstone_and_cuts_only_what_is_over_the_limits()
     headers = dict(letter.headers)
     assert "trace" not in headers
     assert headers["dealpulse.truncated"] == b"value 1040000, key 5000, headers 20005"
+    assert headers["dealpulse.sha256"] == hashlib.sha256(huge.value or b"").hexdigest().encode()
     assert headers["dealpulse.origin"] == b"t/0/2"
 
 
