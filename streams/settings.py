@@ -66,6 +66,20 @@ class Settings(BaseSettings):
     )
     local_kafka_heap: str = Field(default="512m", description="JVM heap of the local broker.")
     local_kafka_start_timeout_seconds: float = 90.0
+    local_kafka_sasl_ssl_port: int | None = Field(
+        default=None,
+        description="A second listener of the local broker, SASL_SSL with SCRAM-SHA-512, on "
+        "this port (with the keystore and the SCRAM users below).",
+    )
+    local_kafka_keystore: Path | None = Field(
+        default=None, description="PKCS#12 keystore of that listener: its key and certificate."
+    )
+    local_kafka_keystore_password: SecretStr | None = None
+    local_kafka_scram_users: SecretStr | None = Field(
+        default=None,
+        description="`name:password[,name:password]`: SCRAM-SHA-512 users created when the "
+        "local broker's storage is formatted (its first start).",
+    )
 
     # --- Topics ------------------------------------------------------------
     topic_events: str = Field(default="crm.deal-events", description="The raw CRM event topic.")

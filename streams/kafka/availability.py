@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 5.0
 PROBE_TIMEOUT_MS = 5_000
+KAFKA_CLIENT_LOGGER = "aiokafka"
 REFUSED = (
     AuthenticationFailedError,
     AuthenticationMethodNotSupported,
@@ -94,10 +95,38 @@ async def _probe(settings: Settings) -> None:
         request_timeout_ms=PROBE_TIMEOUT_MS,
         **settings.kafka_client_options(),
     )
-    try:
-        await admin.start()
-    finally:
-        await admin.close()
+    with _ConnectErrors() as errors:
+        try:
+            await admin.start()
+        except KafkaConnectionError:
+            # aiokafka's bootstrap logs why each broker failed and raises one generic
+            # error: a refused login or certificate is only in its log record.
+            refused = next((error for error in errors if isinstance(error, REFUSED)), None)
+            if refused is not None:
+                raise refused from None
+            raise
+        finally:
+            await admin.close()
+
+
+class _ConnectErrors(logging.Handler):
+    """The exceptions aiokafka's log records carry while it is attached (as their
+    arguments, so matched by type, not by text)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.errors: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        self.errors.extend(arg for arg in args if isinstance(arg, BaseException))
+
+    def __enter__(self) -> list[BaseException]:
+        logging.getLogger(KAFKA_CLIENT_LOGGER).addHandler(self)
+        return self.errors
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger(KAFKA_CLIENT_LOGGER).removeHandler(self)
 
 
 def _one_line(error: BaseException) -> str:

@@ -27,7 +27,7 @@ from string import Template
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from streams.errors import BrokerError, PrerequisiteMissingError
+from streams.errors import BrokerError, ConfigurationError, PrerequisiteMissingError
 from streams.settings import Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
@@ -143,9 +143,14 @@ class LocalBroker:
 
     def _write_properties(self) -> None:
         template = Template((self._deploy_dir / "server.properties.template").read_text())
+        secure = secure_listener(self._settings)
         self._properties_file.write_text(
             template.substitute(
-                port=self._port, controller_port=self._controller_port, log_dir=self._log_dir
+                port=self._port,
+                controller_port=self._controller_port,
+                log_dir=self._log_dir,
+                secure_listener="" if secure is None else f",SASL_SSL://127.0.0.1:{secure.port}",
+                secure_settings="" if secure is None else secure.properties(),
             )
         )
 
@@ -164,6 +169,7 @@ class LocalBroker:
                 f"--cluster-id={cluster_id}",  # an id may start with "-"
                 "-c",
                 str(self._properties_file),
+                *scram_arguments(self._settings),
             ],
             capture_output=True,
             text=True,
@@ -337,3 +343,57 @@ def _refuse_busy_port(port: int) -> None:
                 "DEALPULSE_LOCAL_KAFKA_PORT to a free port, or DEALPULSE_KAFKA_BOOTSTRAP "
                 "to use the broker that is listening there"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class SecureListener:
+    """The local broker's optional SASL_SSL listener (SCRAM-SHA-512 over TLS), for testing
+    the clients' security settings against a real broker."""
+
+    port: int
+    keystore: Path
+    keystore_password: str
+
+    def properties(self) -> str:
+        prefix = "listener.name.sasl_ssl"
+        return "\n".join(
+            [
+                "sasl.enabled.mechanisms=SCRAM-SHA-512",
+                f"{prefix}.sasl.enabled.mechanisms=SCRAM-SHA-512",
+                f"{prefix}.scram-sha-512.sasl.jaas.config="
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                f"{prefix}.ssl.keystore.type=PKCS12",
+                f"{prefix}.ssl.keystore.location={self.keystore.resolve()}",
+                f"{prefix}.ssl.keystore.password={self.keystore_password}",
+            ]
+        )
+
+
+def secure_listener(settings: Settings) -> SecureListener | None:
+    """The SASL_SSL listener the settings ask for; `ConfigurationError` if they ask for it
+    without a keystore."""
+    if settings.local_kafka_sasl_ssl_port is None:
+        return None
+    keystore, password = settings.local_kafka_keystore, settings.local_kafka_keystore_password
+    if keystore is None or password is None:
+        raise ConfigurationError(
+            "DEALPULSE_LOCAL_KAFKA_SASL_SSL_PORT needs DEALPULSE_LOCAL_KAFKA_KEYSTORE and "
+            "DEALPULSE_LOCAL_KAFKA_KEYSTORE_PASSWORD"
+        )
+    return SecureListener(settings.local_kafka_sasl_ssl_port, keystore, password.get_secret_value())
+
+
+def scram_arguments(settings: Settings) -> list[str]:
+    """`kafka-storage format` arguments creating the SCRAM-SHA-512 users of the settings."""
+    users = settings.local_kafka_scram_users
+    if users is None:
+        return []
+    arguments = []
+    for pair in users.get_secret_value().split(","):
+        name, separator, password = pair.strip().partition(":")
+        if not separator or not name or not password:
+            raise ConfigurationError(
+                "DEALPULSE_LOCAL_KAFKA_SCRAM_USERS is name:password[,name:password]"
+            )
+        arguments += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
+    return arguments
