@@ -98,7 +98,10 @@ class _Owned:
     checkpointed: int | None
     letters: list[DeadLetter] = field(default_factory=list)
     fault: str | None = None
-    """Why its store failed, while it does: the partition is paused meanwhile."""
+    """Why the partition stopped (paused), while it is: its store failed, or a bug."""
+    store_failed: bool = False
+    """The fault is the store's: retried by reopening it. A bug is not retried: the
+    partition waits at the message, for a fixed release."""
 
 
 class KafkaClients:
@@ -241,9 +244,12 @@ class DealEngine:
             )
             try:
                 outcome = self._ingestor.ingest(raw)
-            except Exception as error:  # a bug in ingest must not stop the partition
+            except Exception as error:
+                # A good event must never become a dead letter: the partition stops at this
+                # message (nothing after it is read or committed) until a fixed release.
                 log.exception("ingest failed", extra={"origin": raw.origin})
-                outcome = Rejection(Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+                self._set_aside(partition, owned, f"bug at {raw.origin}: {_one_line(error)}")
+                return
             if not isinstance(outcome, Rejection):
                 folded = owned.state.apply(outcome, ctx)
                 if folded is Outcome.TOO_LONG:
@@ -350,7 +356,8 @@ class DealEngine:
             except Exception as error:  # noqa: BLE001 - RocksDB raises plain Exceptions
                 # The changelog holds the partition's state up to here (flushed above), so
                 # its offsets are committed: nothing is read, folded or dead-lettered twice.
-                self._set_aside(partition, owned, error)
+                owned.store_failed = True
+                self._set_aside(partition, owned, f"store: {_one_line(error)}")
             owned.checkpointed = owned.next_offset
             offsets[TopicPartition(self._topic, partition)] = OffsetAndMetadata(
                 owned.next_offset, ""
@@ -369,18 +376,16 @@ class DealEngine:
         """The partitions whose store failed, and why: they stop advancing until it writes."""
         return {p: owned.fault for p, owned in self._owned.items() if owned.fault is not None}
 
-    def _set_aside(self, partition: int, owned: _Owned, error: Exception) -> None:
-        """Stop reading a partition whose store failed; its state stays, as exact as it was."""
+    def _set_aside(self, partition: int, owned: _Owned, why: str) -> None:
+        """Stop reading a partition (its store failed, or a bug); its state stays, as exact
+        as it was."""
         assert self._consumer is not None
-        owned.fault = f"{type(error).__name__}: {error}"
+        owned.fault = why
         self._consumer.pause(TopicPartition(self._topic, partition))
         self._engine_metrics.mark_faulted(partition, faulted=True)
         self._next_recovery = self._monotonic() + self._settings.engine_fault_retry_seconds
         self.caught_up = False
-        log.error(
-            "partition stopped: its store failed; retrying",
-            extra={"partition": partition, "error": owned.fault},
-        )
+        log.error("partition stopped", extra={"partition": partition, "why": owned.fault})
 
     def _recover(self) -> None:
         """Reopen each failed store and write what it held; resume the partitions that wrote.
@@ -392,7 +397,7 @@ class DealEngine:
         assert self._consumer is not None
         self._next_recovery = self._monotonic() + self._settings.engine_fault_retry_seconds
         for partition, owned in self._owned.items():
-            if owned.fault is None:
+            if owned.fault is None or not owned.store_failed:
                 continue
             failed = owned.store
             with contextlib.suppress(Exception):  # the failed handle may refuse to close
@@ -403,11 +408,12 @@ class DealEngine:
                 assert owned.checkpointed is not None
                 store.write(owned.checkpointed)
             except Exception as error:  # noqa: BLE001 - still failing: tried again later
-                owned.fault = f"{type(error).__name__}: {error}"
+                owned.fault = f"store: {_one_line(error)}"
                 log.info("partition store still failing", extra={"partition": partition})
                 continue
             owned.store = owned.state.store = store
             owned.fault = None
+            owned.store_failed = False
             self._consumer.resume(TopicPartition(self._topic, partition))
             self._engine_metrics.mark_faulted(partition, faulted=False)
             log.warning("partition resumed: its store writes again", extra={"partition": partition})
@@ -491,7 +497,7 @@ class DealEngine:
     def _close(owned: _Owned) -> None:
         """Close a partition's store; one that failed may refuse, and is left to the next
         owner, which restores from the changelog (its offsets are committed past it)."""
-        if owned.fault is None:
+        if not owned.store_failed:
             owned.store.close()
             return
         with contextlib.suppress(Exception):
@@ -616,3 +622,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped up
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         await self._engine.assign(tp.partition for tp in assigned)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(f"{type(error).__name__}: {error}".split())

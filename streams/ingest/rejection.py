@@ -32,7 +32,6 @@ class Reason(StrEnum):
     SCHEMA_VIOLATION = "schema_violation"
     DEAL_TOO_LONG = "deal_too_long"
     """Valid, but its deal's stored history would pass DEALPULSE_MAX_DEAL_BYTES."""
-    INTERNAL_ERROR = "internal_error"
 
 
 @dataclass(frozen=True, slots=True)

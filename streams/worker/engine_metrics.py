@@ -53,8 +53,9 @@ class EngineMetrics:
         self._newest: dict[int, float] = {}
         self.faulted = Gauge(
             "dealpulse_partition_faulted",
-            "1 while the partition's store failed to write (a full disk, an I/O error): it "
-            "stops advancing, holds its numbers as they were, and retries.",
+            "1 while the partition is stopped by a fault of ours: its store cannot write (a "
+            "full disk, an I/O error; retried) or a bug (until a fixed release). It holds its "
+            "numbers as they were; /health says why.",
             ["partition"],
             registry=registry,
         )
