@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from streams.errors import DealpulseError
+from streams.errors import ConfigurationError, DealpulseError, ReplayError
 from streams.kafka.local_broker import LocalBroker
 from streams.logs import configure_command_logging
 from streams.settings import Settings
@@ -177,6 +177,8 @@ def simulate(
         sent = run_simulation(settings, request, quiet=out is not None)
     except DealpulseError as error:
         raise fail(error) from error
+    except OSError as error:  # --out where nothing can be written
+        raise fail(ConfigurationError(f"cannot write {out}: {error.strerror}")) from error
     target = str(out) if out is not None else f"Kafka topic {settings.topic_events}"
     typer.echo(f"{sent} messages written to {target}", err=True)
 
@@ -239,7 +241,8 @@ def replay(
     from streams.replay_summary import print_summary
 
     if (source is None) == (topic is None):
-        typer.secho("give either a JSONL file or --topic, not both", fg="red", err=True)
+        both = "not both" if source is not None else "e.g. dealpulse replay events.jsonl"
+        typer.secho(f"give a JSONL file or --topic ({both})", fg="red", err=True)
         raise typer.Exit(2)
     settings = load_settings()
     tune_collector(settings)
@@ -252,8 +255,14 @@ def replay(
         raise fail(error) from error
     print_summary(result, Console())
     if out is not None:
-        write_result(result, out)
+        try:
+            write_result(result, out)
+        except OSError as error:
+            raise fail(ConfigurationError(f"cannot write {out}: {error.strerror}")) from error
         console.print(f"metrics written to {out}")
+    if result.accepted == 0:
+        what = "no message" if result.messages == 0 else "no message was accepted"
+        raise fail(ReplayError(f"{what}: nothing to compute (see the reasons above)"))
 
 
 def main() -> None:

@@ -66,6 +66,8 @@ class ReplayResult:
     messages: int = 0
     accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    """Where the first few messages refused for each reason are (`line N` in a file)."""
     distinct_events: int = 0
     deals: int = 0
     too_late: int = 0
@@ -85,6 +87,7 @@ class ReplayResult:
             "messages": self.messages,
             "accepted": self.accepted,
             "rejected": dict(sorted(self.rejected.items())),
+            "examples": dict(sorted(self.examples.items())),
             "distinct_events": self.distinct_events,
             "deals": self.deals,
             "too_late": self.too_late,
@@ -96,6 +99,7 @@ class ReplayResult:
 MessageSource = Callable[[], Iterable[RawMessage]]
 """Every message to replay, from the first each time it is called (once per process)."""
 PROGRESS_POLL_SECONDS = 0.2
+EXAMPLES_PER_REASON = 3
 PROGRESS_EVERY_MESSAGES = 1024
 
 
@@ -106,10 +110,20 @@ class _Part:
     messages: int = 0
     accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    """The first (partition, offset) refused for each reason, at most `EXAMPLES_PER_REASON`."""
     distinct_events: int = 0
     too_late: int = 0
     deals: int = 0
     sums: dict[ContributionKey, Decimal] = field(default_factory=dict)
+
+    def refuse(self, reason: str, message: RawMessage) -> None:
+        self.rejected[reason] += 1
+        found = self.examples.setdefault(reason, [])
+        found.append((message.partition, message.offset))
+        if len(found) > EXAMPLES_PER_REASON:
+            found.sort()
+            del found[EXAMPLES_PER_REASON:]
 
 
 def replay(
@@ -138,15 +152,25 @@ def replay(
     else:
         parts = _in_processes(step, source, processes, advance)
     total = Aggregates()
+    examples: dict[str, list[tuple[int, int]]] = {}
     result = ReplayResult(now=ctx.now.isoformat(), processes=max(processes, 1))
     for part in parts:
         result.messages += part.messages
         result.accepted += part.accepted
         result.rejected.update(part.rejected)
+        for reason, found in part.examples.items():
+            examples.setdefault(reason, []).extend(found)
         result.distinct_events += part.distinct_events
         result.too_late += part.too_late
         result.deals += part.deals
         total.add(part.sums)
+    result.examples = {
+        reason: [
+            f"line {offset}" if not check_key else f"partition {partition} offset {offset}"
+            for partition, offset in sorted(found)[:EXAMPLES_PER_REASON]
+        ]
+        for reason, found in examples.items()
+    }
     result.rows = to_rows(total.as_dict())
     result.seconds = time.perf_counter() - started
     return result
@@ -197,12 +221,12 @@ def _replay_part(step: _Step, messages: Iterable[RawMessage], advance: Advance) 
             unreported = 0
         outcome = ingestor.ingest(message, check_key=check_key)
         if isinstance(outcome, Rejection):
-            part.rejected[outcome.reason.value] += 1
+            part.refuse(outcome.reason.value, message)
             continue
         known = (outcome.deal_id, outcome.event_id)
         folded = state.apply(outcome, ctx)
         if folded is Outcome.TOO_LONG:
-            part.rejected[Reason.DEAL_TOO_LONG.value] += 1
+            part.refuse(Reason.DEAL_TOO_LONG.value, message)
             continue
         part.accepted += 1
         if folded is Outcome.TOO_LATE:

@@ -11,6 +11,8 @@ from rich.table import Table
 from streams.domain import metrics
 from streams.replay_command import ReplayResult
 
+SHOWN_MONTHS = 3
+MONEY = frozenset({metrics.WON_REVENUE.name})
 HEADLINES = (
     (metrics.WON_REVENUE.name, "won revenue"),
     (metrics.DEALS_WON.name, "deals won"),
@@ -27,7 +29,9 @@ def print_summary(result: ReplayResult, console: Console) -> None:
     counts.add_row("deals with state", str(result.deals))
     counts.add_row("too late (older than every retention)", str(result.too_late))
     for reason, count in sorted(result.rejected.items()):
-        counts.add_row(f"rejected: {reason}", str(count))
+        where = ", ".join(result.examples.get(reason, []))
+        more = ", ..." if count > len(result.examples.get(reason, [])) else ""
+        counts.add_row(f"rejected: {reason}", f"{count} ({where}{more})" if where else str(count))
     counts.add_row(
         "elapsed",
         f"{result.seconds:,.1f} s ({result.events_per_second:,.0f} events/s, "
@@ -39,12 +43,25 @@ def print_summary(result: ReplayResult, console: Console) -> None:
     for metric, _labels, granularity, start, value in result.rows:
         if granularity == "month" and metric in dict(HEADLINES):
             monthly[(start, metric)] += Decimal(value)
-    months = sorted({start for start, _ in monthly})[-3:]
+    every_month = sorted({start for start, _ in monthly})
+    months = every_month[-SHOWN_MONTHS:]
     if months:
-        table = Table(title="by month (all sellers and pipelines)")
+        shown = (
+            ""
+            if len(every_month) <= SHOWN_MONTHS
+            else f", the last {SHOWN_MONTHS} of {len(every_month)}"
+        )
+        table = Table(title=f"by month (all sellers and pipelines{shown})")
         table.add_column("metric")
         for month in months:
             table.add_column(month[:7], justify="right")
         for metric, label in HEADLINES:
-            table.add_row(label, *(f"{monthly[(month, metric)]:,.2f}" for month in months))
+            table.add_row(label, *(_number(metric, monthly[(month, metric)]) for month in months))
         console.print(table)
+
+
+def _number(metric: str, value: Decimal) -> str:
+    """Money with cents; counts as whole numbers."""
+    if metric in MONEY:
+        return f"{value:,.2f}"
+    return f"{value:,.0f}"

@@ -178,3 +178,37 @@ def test_library_noise_is_held_back_and_counted() -> None:
     summary = record("aiokafka.conn", "Unable connect to %s")
     assert noise.filter(summary)
     assert vars(summary)["held_back"] == 99
+
+
+def test_replay_of_a_file_with_no_event_says_where_and_fails(tmp_path: Path) -> None:
+    source = tmp_path / "garbage.jsonl"
+    source.write_text('garbage\n{"a": 1}\n\n[1, 2]\nnot json either\n', encoding="utf-8")
+    result = runner.invoke(app, ["replay", str(source)])
+    assert result.exit_code == 1
+    assert "2 (line 1, line 5)" in result.output
+    assert "no message was accepted" in result.output
+
+
+def test_replay_without_a_source_says_what_to_give() -> None:
+    result = runner.invoke(app, ["replay"])
+    assert result.exit_code == 2
+    assert "give a JSONL file or --topic" in result.output
+    assert "not both" not in result.output
+
+
+def test_replay_prints_counts_as_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEALPULSE_CLOCK", "2026-03-20T00:00:00Z")
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join([CREATED, WON_AS_E2]) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["replay", str(source)])
+    assert result.exit_code == 0, result.output
+    (won,) = [line for line in result.output.splitlines() if "deals won" in line]
+    assert "1.00" not in won
+    assert " 1 " in won
+
+
+def test_simulate_to_a_path_that_cannot_be_written_fails_in_one_line() -> None:
+    result = runner.invoke(app, ["simulate", "--deals", "3", "--out", "/nonexistent/x.jsonl"])
+    assert result.exit_code == 1
+    assert "cannot write /nonexistent/x.jsonl" in result.output
+    assert "Traceback" not in result.output
