@@ -145,27 +145,6 @@ OPEN_PIPELINE_WEIGHTED_VALUE = Metric(
 OPEN_DEALS = Metric("dealpulse_open_deals", _STAGE, windowed=False)
 DEAL_ANOMALIES = Metric("dealpulse_deal_anomalies", ("tenant", "anomaly"), windowed=False)
 
-ALL_METRICS: tuple[Metric, ...] = (
-    WON_REVENUE,
-    DEALS_WON,
-    DEALS_CLOSED,
-    SALES_CYCLE,
-    TICKET_SIZE,
-    TIME_IN_STAGE,
-    STAGE_TRANSITIONS,
-    STAGE_ENTERED,
-    STAGE_ADVANCED,
-    DEALS_LOST,
-    DEALS_CHURNED,
-    CHURNED_REVENUE,
-    DEALS_ACTIVE_AT_WINDOW_START,
-    OPEN_PIPELINE_VALUE,
-    OPEN_PIPELINE_WEIGHTED_VALUE,
-    OPEN_DEALS,
-    DEAL_ANOMALIES,
-)
-HISTOGRAMS: tuple[Metric, ...] = tuple(metric for metric in ALL_METRICS if metric.histogram)
-
 DEALS_ACTIVE_CHANGE = "dealpulse_deals_active_change"
 """Aggregated form of `DEALS_ACTIVE_AT_WINDOW_START`: the changes of a running total."""
 

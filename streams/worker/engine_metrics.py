@@ -51,6 +51,7 @@ class EngineMetrics:
             registry=registry,
         )
         self._newest: dict[int, float] = {}
+        self._faulted: set[int] = set()
         self.faulted = Gauge(
             "dealpulse_partition_faulted",
             "1 while the partition is stopped by a fault of ours: its store cannot write (a "
@@ -83,16 +84,11 @@ class EngineMetrics:
 
     def mark_faulted(self, partition: int, *, faulted: bool) -> None:
         if faulted:
+            self._faulted.add(partition)
             self.faulted.labels(str(partition)).set(1)
-        elif (str(partition),) in self._faulted_labels():
+        elif partition in self._faulted:
+            self._faulted.discard(partition)
             self.faulted.remove(str(partition))
-
-    def _faulted_labels(self) -> set[tuple[str, ...]]:
-        return {
-            tuple(sample.labels.values())
-            for metric in self.faulted.collect()
-            for sample in metric.samples
-        }
 
 
 class EngineCollector(Collector):
