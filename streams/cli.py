@@ -187,12 +187,18 @@ def simulate(
 def demo(
     deals: Deals = 20_000,
     seed: Seed = 42,
-    rate: Annotated[float, typer.Option(help="Messages per second.")] = 100.0,
+    rate: Annotated[
+        float, typer.Option(help="Live messages per second (the backfill goes at full speed).")
+    ] = 100.0,
     invalid_pct: Annotated[
         float, typer.Option(min=0.0, max=100.0, help="Bad messages, % of valid.")
     ] = 1.0,
 ) -> None:
-    """Local Kafka + one worker + the simulator, until Ctrl-C; prints where /metrics is."""
+    """Local Kafka + a worker + the simulator until Ctrl-C: a fast backfill, then live events.
+
+    Prints where /metrics is and a status line every 5 s. A second run continues
+    where the first stopped (DEALPULSE_DEMO_PLAN_FILE).
+    """
     from rich.console import Console
 
     from streams.demo import run_demo

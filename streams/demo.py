@@ -9,34 +9,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
+import secrets
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from streams.demo_plan import DemoPlan, load_plan, save_plan
+from streams.demo_status import scrape_progress, status_line
+from streams.kafka.availability import wait_for_kafka
 from streams.kafka.local_broker import LocalBroker
-from streams.kafka.topics import ensure_topics
+from streams.kafka.topics import ensure_topics, required_topics, topic_message_count
 from streams.settings import Settings
 from streams.simulate_command import SimulateRequest
-from streams.simulator import generate
+from streams.simulator import SimulationConfig, generate
+from streams.simulator.live import (
+    LiveFaults,
+    LiveProgress,
+    live_stories,
+    stamp_live,
+    with_live_faults,
+)
 from streams.simulator.sinks import produce
 
 WORKER_STOP_TIMEOUT_SECONDS = 30.0
 STATUS_INTERVAL_SECONDS = 5.0
-
-
-@dataclass
-class DemoCounts:
-    produced: int = 0
-
+PRODUCER_STOP_TIMEOUT_SECONDS = 30.0
+SEED_BITS = 63
+T = TypeVar("T")
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -68,13 +75,14 @@ def run_demo(settings: Settings, request: SimulateRequest, console: Console) -> 
         console.print(broker.up().describe())
     worker: subprocess.Popen[bytes] | None = None
     try:
+        asyncio.run(wait_for_kafka(settings))
         asyncio.run(ensure_topics(settings))
+        plan = _plan(settings, request.config, console)
         worker = _start_worker()
         metrics_url = f"http://{settings.web_host}:{settings.web_port}/metrics"
         console.print(f"[bold]worker pid {worker.pid}; metrics at {metrics_url}[/bold]")
-        console.print("simulated CRM events are flowing; Ctrl-C stops everything")
         try:
-            asyncio.run(_simulate_and_report(settings, request, metrics_url, worker, console))
+            asyncio.run(_simulate_and_report(settings, request, plan, metrics_url, worker, console))
         finally:
             _stop_by_exception()
     except KeyboardInterrupt:
@@ -86,6 +94,36 @@ def run_demo(settings: Settings, request: SimulateRequest, console: Console) -> 
         if broker is not None and started_broker:
             broker.down()
             console.print("local Kafka stopped")
+
+
+def _plan(settings: Settings, config: SimulationConfig, console: Console) -> DemoPlan:
+    """The plan to follow: this topic's demo continued, or a new one with its backfill due."""
+    events_topic = required_topics(settings)[0]
+    held = asyncio.run(topic_message_count(settings, events_topic))
+    saved = load_plan(settings.demo_plan_file)
+    servers, topic = settings.bootstrap_servers, settings.topic_events
+    if held and saved is not None and saved.continues(servers, topic, config):
+        if not saved.backfilled:
+            console.print("the previous demo stopped during its backfill: sending it again")
+            return saved
+        console.print(
+            f"continuing the demo begun {saved.cut:%Y-%m-%d %H:%M} UTC after its "
+            f"{saved.live_events_sent:,} live events: no backfill, {settings.topic_events} "
+            f"holds {held:,} messages (`make clean` starts over)"
+        )
+        return saved
+    if not held:
+        plan = DemoPlan.first_run(config, datetime.now(UTC), servers, topic)
+    else:
+        console.print(
+            f"{settings.topic_events} already holds {held:,} messages of another run: no "
+            "backfill, live events only, from a new seed so that no event id is sent again"
+        )
+        seed = secrets.randbits(SEED_BITS)
+        plan = DemoPlan.first_run(config, datetime.now(UTC), servers, topic, seed=seed)
+        plan = plan.backfill_sent()
+    save_plan(plan, settings.demo_plan_file)
+    return plan
 
 
 def _start_worker() -> subprocess.Popen[bytes]:
@@ -110,11 +148,12 @@ def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
 async def _simulate_and_report(
     settings: Settings,
     request: SimulateRequest,
+    plan: DemoPlan,
     metrics_url: str,
     worker: subprocess.Popen[bytes],
     console: Console,
 ) -> None:
-    """Produce and print status lines until Ctrl-C (or SIGTERM) or the worker exits.
+    """Backfill if due, then live events, with a status line, until Ctrl-C or the worker exits.
 
     Inside the event loop a stop signal only sets an event: raised as an exception it
     would land in whatever aiokafka task runs at that moment, and the producer could
@@ -124,54 +163,106 @@ async def _simulate_and_report(
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
-    counts = DemoCounts()
-
-    def on_sent(count: int) -> None:
-        counts.produced += count
-
-    producing = asyncio.create_task(
-        produce(
-            generate(request.config, now=datetime.now(UTC)),
-            settings.topic_events,
-            bootstrap_servers=settings.bootstrap_servers,
-            client_options=settings.kafka_client_options(),
-            rate=request.rate,
-            on_sent=on_sent,
-        )
+    config = plan.simulation(request.config)
+    if not plan.backfilled:
+        if await _until_stopped(_backfill(settings, config, plan, console), stop) is None:
+            return
+        plan = plan.backfill_sent()
+        save_plan(plan, settings.demo_plan_file)
+    live = LiveProgress(plan.live_events_sent)
+    producing = asyncio.create_task(_produce_live(settings, request, config, plan, live, stop))
+    console.print(
+        f"live: events dated now at {request.rate:g}/s, continuing the stories; Ctrl-C stops"
     )
     try:
-        while worker.poll() is None:
+        while worker.poll() is None and not producing.done():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), STATUS_INTERVAL_SECONDS)
+            save_plan(plan.sent(live.events_done), settings.demo_plan_file)
             if stop.is_set():
                 console.print("stopping…")
                 return
-            console.print(_status_line(counts, metrics_url, producing.done()))
+            progress = scrape_progress(metrics_url)
+            console.print(status_line("live", live.messages_done, progress, datetime.now(UTC)))
+        if producing.done() and (error := producing.exception()) is not None:
+            raise error
         console.print(f"[red]the worker exited with code {worker.returncode}[/red]")
     finally:
-        producing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await producing
+        # The live events end at a group's end and the producer waits for those in
+        # flight (a cancelled task would leave it to deliver them uncounted): the plan
+        # counts every event the broker got, and a second run sends none of them again.
+        stop.set()
+        if not producing.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(producing), PRODUCER_STOP_TIMEOUT_SECONDS)
+            producing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producing
+        save_plan(plan.sent(live.events_done), settings.demo_plan_file)
 
 
-def _status_line(counts: DemoCounts, metrics_url: str, finished: bool) -> str:
-    samples = dict(_scrape(metrics_url))
-    accepted = samples.get('dealpulse_ingest_messages_total{outcome="accepted"}', 0.0)
-    rejected = samples.get('dealpulse_ingest_messages_total{outcome="rejected"}', 0.0)
-    state = "simulator done" if finished else "producing"
-    return (
-        f"{time.strftime('%H:%M:%S')}  {state}: {counts.produced} sent · worker: "
-        f"{accepted:.0f} accepted, {rejected:.0f} to the DLQ"
+async def _until_stopped(work: Coroutine[None, None, T], stop: asyncio.Event) -> T | None:
+    """`work`'s result, or None (and `work` cancelled) if the demo is stopped first."""
+    task = asyncio.create_task(work)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
+async def _backfill(
+    settings: Settings, config: SimulationConfig, plan: DemoPlan, console: Console
+) -> int:
+    """The history up to the plan's cut, as fast as the broker takes it, with a progress bar."""
+    messages = list(generate(config, now=plan.cut))
+    console.print(
+        f"backfill: {config.deals:,} deals over the {config.span.days} days up to now, "
+        f"{len(messages):,} messages, as fast as Kafka takes them; the worker folds them "
+        "as they come"
     )
+    progress = Progress(
+        TextColumn("backfill"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task("backfill", total=len(messages))
+        sent = await produce(
+            messages,
+            settings.topic_events,
+            bootstrap_servers=settings.bootstrap_servers,
+            client_options=settings.kafka_client_options(),
+            on_sent=lambda count: progress.advance(task, count),
+        )
+    return sent
 
 
-def _scrape(metrics_url: str) -> Iterator[tuple[str, float]]:
-    try:
-        with urllib.request.urlopen(metrics_url, timeout=2) as response:  # noqa: S310 - our URL
-            text = response.read().decode()
-    except OSError:
-        return
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f'{name}="{value}"' for name, value in sorted(sample.labels.items()))
-            yield (f"{sample.name}{{{labels}}}" if labels else sample.name), sample.value
+async def _produce_live(
+    settings: Settings,
+    request: SimulateRequest,
+    config: SimulationConfig,
+    plan: DemoPlan,
+    live: LiveProgress,
+    stop: asyncio.Event,
+) -> None:
+    stories = itertools.islice(live_stories(config, plan.cut), plan.live_events_sent, None)
+    faults = LiveFaults(duplicate_pct=config.duplicate_pct, invalid_pct=config.invalid_pct)
+    groups = with_live_faults(
+        stamp_live(stories, lambda: datetime.now(UTC)), config.seed, plan.live_events_sent, faults
+    )
+    await produce(
+        live.messages(groups, until=stop),
+        settings.topic_events,
+        bootstrap_servers=settings.bootstrap_servers,
+        client_options=settings.kafka_client_options(),
+        rate=request.rate,
+        on_sent=live.acknowledged,
+    )

@@ -274,6 +274,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Sellers per tenant on /metrics; the rest are summed into seller=__other__.",
     )
+    demo_plan_file: Path = Field(
+        default=Path(".dealpulse/demo.json"),
+        description="Where `dealpulse demo` keeps what it simulates and how many live events "
+        "it has sent, so a second run continues instead of resending event ids.",
+    )
     clock: datetime | None = Field(
         default=None,
         description="A fixed 'now' (RFC 3339) for tests and reproducible replays; "

@@ -13,6 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -114,3 +115,20 @@ async def _partition_counts(admin: Any, specs: list[TopicSpec]) -> dict[str, int
         if all(partitions.get(spec.name) for spec in specs) or time.monotonic() >= deadline:
             return partitions
         await asyncio.sleep(VISIBLE_POLL_SECONDS)
+
+
+async def topic_message_count(settings: Settings, spec: TopicSpec) -> int:
+    """Messages the topic holds now (end offsets minus first offsets), once it exists."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        **settings.kafka_client_options(),
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        return sum(ends[tp] - starts[tp] for tp in partitions)
+    finally:
+        await consumer.stop()
