@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -19,6 +19,9 @@ from streams.logs import configure_command_logging
 from streams.settings import Settings
 from streams.simulate_command import SimulateRequest, default_start, run_simulation
 from streams.simulator import SimulationConfig
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     help="dealpulse: real-time sales metrics from CRM deal events on Kafka.",
@@ -193,6 +196,13 @@ def demo(
     invalid_pct: Annotated[
         float, typer.Option(min=0.0, max=100.0, help="Bad messages, % of valid.")
     ] = 1.0,
+    board: Annotated[
+        bool | None,
+        typer.Option(
+            "--board/--no-board",
+            help="The sales board above the status line (default: in a terminal).",
+        ),
+    ] = None,
 ) -> None:
     """Local Kafka + a worker + the simulator until Ctrl-C: a fast backfill, then live events.
 
@@ -215,7 +225,7 @@ def demo(
         out=None,
     )
     try:
-        run_demo(load_settings(), request, Console(stderr=True))
+        run_demo(load_settings(), request, Console(stderr=True), board=board)
     except DealpulseError as error:
         raise fail(error) from error
 
@@ -269,6 +279,57 @@ def replay(
     if result.accepted == 0:
         what = "no message" if result.messages == 0 else "no message was accepted"
         raise fail(ReplayError(f"{what}: nothing to compute (see the reasons above)"))
+
+
+SVG_WIDTH = 120
+"""Columns of a `--svg` frame, whatever the terminal: the README's screenshot stays the same."""
+
+
+@app.command()
+def top(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="A worker's /metrics (default: the one DEALPULSE_WEB_HOST and _PORT describe)."
+        ),
+    ] = None,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between scrapes.")] = 2.0,
+    once: Annotated[bool, typer.Option(help="Print one frame and exit.")] = False,
+    svg: Annotated[
+        Path | None, typer.Option(help="With --once: also save the frame as SVG here.")
+    ] = None,
+) -> None:
+    """A live sales board in the terminal, read from a worker's /metrics as Prometheus reads it."""
+    from rich.console import Console
+
+    from streams.board.live import Board, watch
+    from streams.board.scrape import metrics_url
+
+    if svg is not None and not once:
+        typer.secho("--svg needs --once (it saves one frame)", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = load_settings()
+    console = Console(record=svg is not None, width=SVG_WIDTH if svg else None)
+    try:
+        board = Board.of(url or metrics_url(settings), settings, fit_to=None if once else console)
+        first = board.frame()
+        if once:
+            console.print(first)
+            if svg is not None:
+                save_svg(console, svg)
+            return
+        watch(board, first, interval, console)
+    except DealpulseError as error:
+        raise fail(error) from error
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how a live board ends
+
+
+def save_svg(console: Console, path: Path) -> None:
+    try:
+        console.save_svg(str(path), title="dealpulse top")
+    except OSError as error:
+        raise ConfigurationError(f"cannot write {path}: {error.strerror}") from error
 
 
 def main() -> None:

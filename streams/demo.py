@@ -19,9 +19,13 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
+from streams.board.live import Board
+from streams.board.scrape import MetricsPage, metrics_url
 from streams.demo_plan import DemoPlan, load_plan, save_plan
 from streams.demo_status import scrape_progress, status_line
 from streams.kafka.availability import wait_for_kafka
@@ -41,6 +45,7 @@ from streams.simulator.sinks import produce
 
 WORKER_STOP_TIMEOUT_SECONDS = 30.0
 STATUS_INTERVAL_SECONDS = 5.0
+BOARD_INTERVAL_SECONDS = 2.0
 PRODUCER_STOP_TIMEOUT_SECONDS = 30.0
 SEED_BITS = 63
 T = TypeVar("T")
@@ -65,7 +70,12 @@ def _stop_by_exception() -> None:
         signal.signal(signum, _stop_on_signal)
 
 
-def run_demo(settings: Settings, request: SimulateRequest, console: Console) -> None:
+def run_demo(
+    settings: Settings, request: SimulateRequest, console: Console, *, board: bool | None = None
+) -> None:
+    """Run the demo; `board`: show the sales board above the status line (None: when the
+    console is a terminal, else status lines only)."""
+    show_board = console.is_terminal if board is None else board
     _stop_by_exception()
     broker = LocalBroker(settings) if settings.uses_local_broker else None
     started_broker = False
@@ -79,10 +89,12 @@ def run_demo(settings: Settings, request: SimulateRequest, console: Console) -> 
         asyncio.run(ensure_topics(settings))
         plan = _plan(settings, request.config, console)
         worker = _start_worker()
-        metrics_url = f"http://{settings.web_host}:{settings.web_port}/metrics"
-        console.print(f"[bold]worker pid {worker.pid}; metrics at {metrics_url}[/bold]")
+        url = metrics_url(settings)
+        console.print(f"[bold]worker pid {worker.pid}; metrics at {url}[/bold]")
         try:
-            asyncio.run(_simulate_and_report(settings, request, plan, metrics_url, worker, console))
+            shown = Board.of(url, settings, fit_to=console) if show_board else None
+            page = MetricsPage.of(url, settings)
+            asyncio.run(_simulate_and_report(settings, request, plan, page, shown, worker, console))
         finally:
             _stop_by_exception()
     except KeyboardInterrupt:
@@ -149,7 +161,8 @@ async def _simulate_and_report(
     settings: Settings,
     request: SimulateRequest,
     plan: DemoPlan,
-    metrics_url: str,
+    page: MetricsPage,
+    board: Board | None,
     worker: subprocess.Popen[bytes],
     console: Console,
 ) -> None:
@@ -174,16 +187,29 @@ async def _simulate_and_report(
     console.print(
         f"live: events dated now at {request.rate:g}/s, continuing the stories; Ctrl-C stops"
     )
+    interval = STATUS_INTERVAL_SECONDS if board is None else BOARD_INTERVAL_SECONDS
+    view = Live(console=console, auto_refresh=False) if board is not None else None
     try:
-        while worker.poll() is None and not producing.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), STATUS_INTERVAL_SECONDS)
-            save_plan(plan.sent(live.events_done), settings.demo_plan_file)
-            if stop.is_set():
-                console.print("stopping…")
-                return
-            progress = scrape_progress(metrics_url)
-            console.print(status_line("live", live.messages_done, progress, datetime.now(UTC)))
+        with view or contextlib.nullcontext():
+            while worker.poll() is None and not producing.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
+                save_plan(plan.sent(live.events_done), settings.demo_plan_file)
+                if stop.is_set():
+                    break
+                # Scrapes block: in a thread, so that the producer keeps its pace meanwhile.
+                progress = await asyncio.to_thread(scrape_progress, page)
+                line = status_line("live", live.messages_done, progress, datetime.now(UTC))
+                if board is None or view is None:
+                    console.print(line)
+                else:
+                    frame = await asyncio.to_thread(board.refresh)
+                    view.update(Group(frame, Text(line)), refresh=True)
+        if view is not None and not console.is_terminal:
+            console.line()  # rich ends the last frame with a newline in a terminal only
+        if stop.is_set():
+            console.print("stopping…")
+            return
         if producing.done() and (error := producing.exception()) is not None:
             raise error
         console.print(f"[red]the worker exited with code {worker.returncode}[/red]")

@@ -1,19 +1,22 @@
 """The demo's status line: what was sent, and what the worker did with it, from its /metrics.
 
-Read from the worker's own page, as Prometheus would, so the line shows what a
+Read from the worker's own page, as Prometheus would (with the worker's
+credentials, like the board), so the line shows what a
 dashboard would: events folded, duplicates recognised, messages dead-lettered,
 how far behind the worker is, and how far event time has got.
 """
 
 from __future__ import annotations
 
-import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
-SCRAPE_TIMEOUT_SECONDS = 2.0
+from streams.board.scrape import MetricsPage
+from streams.errors import ScrapeError
+from streams.worker.engine_metrics import NEWEST_EVENT_TIMESTAMP
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,20 +28,19 @@ class WorkerProgress:
     newest_event: datetime | None
 
     @classmethod
-    def from_metrics(cls, text: str) -> WorkerProgress:
+    def from_samples(cls, samples: Iterable[Sample]) -> WorkerProgress:
         counters: dict[str, float] = {}
         lag = 0.0
         newest: float | None = None
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "dealpulse_consumer_lag":
-                    lag += sample.value
-                elif sample.name == "dealpulse_newest_event_timestamp_seconds":
-                    newest = sample.value if newest is None else max(newest, sample.value)
-                elif sample.name == "dealpulse_ingest_messages_total":
-                    counters[f"ingest_{sample.labels.get('outcome')}"] = sample.value
-                else:
-                    counters[sample.name] = sample.value
+        for sample in samples:
+            if sample.name == "dealpulse_consumer_lag":
+                lag += sample.value
+            elif sample.name == NEWEST_EVENT_TIMESTAMP:
+                newest = sample.value if newest is None else max(newest, sample.value)
+            elif sample.name == "dealpulse_ingest_messages_total":
+                counters[f"ingest_{sample.labels.get('outcome')}"] = sample.value
+            else:
+                counters[sample.name] = sample.value
         return cls(
             folded=int(counters.get("dealpulse_fold_events_total", 0)),
             duplicates=int(counters.get("dealpulse_fold_duplicates_total", 0)),
@@ -48,12 +50,11 @@ class WorkerProgress:
         )
 
 
-def scrape_progress(metrics_url: str) -> WorkerProgress | None:
+def scrape_progress(page: MetricsPage) -> WorkerProgress | None:
     """The worker's progress, or None while its page does not answer (it is starting)."""
     try:
-        with urllib.request.urlopen(metrics_url, timeout=SCRAPE_TIMEOUT_SECONDS) as response:  # noqa: S310 - our URL
-            return WorkerProgress.from_metrics(response.read().decode())
-    except (OSError, ValueError):
+        return WorkerProgress.from_samples(page.read())
+    except ScrapeError:
         return None
 
 

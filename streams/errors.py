@@ -9,7 +9,8 @@ configuration, and only the CLI turns them into an exit code::
     ├── PrerequisiteMissingError     Java, Maven or a jar the local broker needs
     ├── BrokerError             the local broker did not start, answer or stop
     ├── KafkaUnavailableError   Kafka did not answer in time, or refused the credentials
-    └── ReplayError             a process of `dealpulse replay` failed or vanished
+    ├── ReplayError             a process of `dealpulse replay` failed or vanished
+    └── ScrapeError             `dealpulse top` could not read a worker's /metrics
 """
 
 
@@ -35,3 +36,8 @@ class ReplayError(DealpulseError):
 
 class KafkaUnavailableError(DealpulseError):
     """Kafka did not answer within the wait allowed, or refused the client's credentials."""
+
+
+class ScrapeError(DealpulseError):
+    """A worker's /metrics could not be read: unreachable, credentials refused, or not
+    Prometheus text."""

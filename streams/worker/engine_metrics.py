@@ -21,6 +21,9 @@ KAFKA_DELAY_BUCKETS_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 
 LagSource = Callable[[], dict[int, int]]
 
+NEWEST_EVENT_TIMESTAMP = "dealpulse_newest_event_timestamp_seconds"
+"""Per owned partition (label `partition`): `dealpulse top` reads the newest of them."""
+
 
 class EngineMetrics:
     def __init__(self, registry: CollectorRegistry, partitions_total: int) -> None:
@@ -45,7 +48,7 @@ class EngineMetrics:
             registry=registry,
         )
         self.newest_event = Gauge(
-            "dealpulse_newest_event_timestamp_seconds",
+            NEWEST_EVENT_TIMESTAMP,
             "Unix time of the newest event time folded, per owned partition.",
             ["partition"],
             registry=registry,

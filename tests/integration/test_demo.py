@@ -49,11 +49,12 @@ def worker_pids(data_dir_marker: str) -> list[int]:
 class Demo:
     """One `dealpulse demo` process, its log, and the stop every run must survive."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *options: str) -> None:
         self.log_path = log_path
+        command = [sys.executable, "-m", "streams", "demo", "--rate", "300", "--deals", "2000"]
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams", "demo", "--rate", "300", "--deals", "2000"],
+                [*command, *options],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -135,7 +136,9 @@ def test_demo_is_live_continues_where_it_stopped_and_ctrl_c_stops_everything(
     assert plan["backfilled"], plan
     assert plan["live_events_sent"] > 0, plan
 
-    second = Demo(env, tmp_path / "demo-2.log")
+    # The second run shows the sales board (a file is no terminal: its last frame is
+    # printed when the demo stops).
+    second = Demo(env, tmp_path / "demo-2.log", "--board")
     try:
         url = second.metrics_url()
         resumed = time.time()
@@ -149,6 +152,10 @@ def test_demo_is_live_continues_where_it_stopped_and_ctrl_c_stops_everything(
     assert_stopped_cleanly(second.output, exit_code, tmp_path, marker)
     assert "continuing the demo" in second.output
     assert "backfill:" not in second.output
+    board = second.output
+    assert "Sellers: won revenue today and this month" in board
+    assert re.search(r"all sellers +[\d,]+ +[\d,]+ +[\d,]+ ", board), board
+    assert "Stage conversion this month" in board
 
     # No event id went out twice with different bytes: a resumed demo sends the events
     # after the ones acknowledged, and the only repeats are the simulated CRM retries,

@@ -3,12 +3,12 @@ clock, and read back as Prometheus would (for the exporter's tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -17,6 +17,7 @@ from streams.domain.money import Money
 from streams.exposition.export_cache import ExportCache
 from streams.metric_context import ContextSource
 from streams.settings import Settings
+from streams.worker.engine_metrics import EngineMetrics
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.in_process import InProcessWorker
 
@@ -89,3 +90,21 @@ def scrape_of(*deals: list[DealEvent], max_sellers_per_tenant: int = 1000) -> Sc
         fold, contexts, EXPORT_WINDOWS, max_sellers_per_tenant=max_sellers_per_tenant
     )
     return Scrape(cache.render(cache.take()))
+
+
+def worker_page(
+    *deals: list[DealEvent],
+    max_sellers_per_tenant: int = 1000,
+    newest_events: Mapping[int, datetime] | None = None,
+) -> str:
+    """The whole /metrics of a worker that folded `deals`, as its web view joins it: the
+    engine's families (each partition's newest event among them; by default the newest of
+    `deals`, in partition 0), then the business body."""
+    registry = CollectorRegistry()
+    engine = EngineMetrics(registry, partitions_total=8)
+    if newest_events is None:
+        newest_events = {0: max(event.occurred_at for events in deals for event in events)}
+    for partition, occurred_at in newest_events.items():
+        engine.observe_fold(partition, occurred_at, occurred_at.timestamp(), NOW)
+    business = scrape_of(*deals, max_sellers_per_tenant=max_sellers_per_tenant).body
+    return (generate_latest(registry) + business).decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from streams.board.scrape import parse_samples
 from streams.demo_status import WorkerProgress, status_line
 
 PAGE = """\
@@ -26,11 +27,12 @@ dealpulse_consumer_lag{partition="3"} 23.0
 dealpulse_newest_event_timestamp_seconds{partition="0"} 1796628720.0
 dealpulse_newest_event_timestamp_seconds{partition="3"} 1796628723.5
 """
+URL = "http://127.0.0.1:6066/metrics"
 NOW = datetime(2026, 12, 7, 7, 32, 10, tzinfo=UTC)
 
 
 def test_the_worker_s_progress_is_read_from_its_counters_and_gauges() -> None:
-    progress = WorkerProgress.from_metrics(PAGE)
+    progress = WorkerProgress.from_samples(parse_samples(PAGE, URL))
     assert progress == WorkerProgress(
         folded=70100,
         duplicates=812,
@@ -41,7 +43,7 @@ def test_the_worker_s_progress_is_read_from_its_counters_and_gauges() -> None:
 
 
 def test_the_line_separates_folded_duplicates_and_dead_letters_and_shows_event_time() -> None:
-    line = status_line("live", 12345, WorkerProgress.from_metrics(PAGE), NOW)
+    line = status_line("live", 12345, WorkerProgress.from_samples(parse_samples(PAGE, URL)), NOW)
     assert line == (
         "07:32:10  live: 12,345 sent · worker: 70,100 folded, 812 duplicates, "
         "731 dead-lettered, 123 behind · newest event 07:32:03 UTC"
