@@ -5,13 +5,18 @@ Typer gives typed options, `--help` for free and a test runner for the CLI tests
 
 from __future__ import annotations
 
+import functools
 import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ParamSpec
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from streams.errors import ConfigurationError, DealpulseError, ReplayError
 from streams.kafka.local_broker import LocalBroker
@@ -32,45 +37,108 @@ kafka_app = typer.Typer(help="The local single-node Kafka broker (KRaft, from Ma
 app.add_typer(kafka_app, name="kafka")
 
 
+P = ParamSpec("P")
+
+
+@dataclass
+class Options:
+    """What the options before the command ask of every command."""
+
+    debug: bool = False
+
+
+options = Options()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, show its traceback too.")
+    ] = False,
+) -> None:
+    options.debug = debug
+
+
 def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        typer.secho(f"invalid DEALPULSE_* settings:\n{error}", fg="red", err=True)
-        raise typer.Exit(2) from error
+        problems = ConfigurationError(settings_problems(error))
+        raise fail(problems, exit_code=2, cause=error) from error
+    except SettingsError as error:  # a JSON-valued setting that is not JSON
+        problems = ConfigurationError(f"invalid settings: {error} (it takes JSON)")
+        raise fail(problems, exit_code=2, cause=error) from error
 
 
-def fail(error: DealpulseError) -> typer.Exit:
+def settings_problems(error: ValidationError) -> str:
+    """One line for any number of bad settings: each named as it is set, with its value."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        name = "DEALPULSE_" + "_".join(str(part) for part in problem["loc"][:1]).upper()
+        given = problem.get("input")
+        shown = f"={given!r}" if isinstance(given, str | int | float) else ""
+        problems.append(f"{name}{shown}: {problem['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def fail(
+    error: DealpulseError, exit_code: int = 1, cause: BaseException | None = None
+) -> typer.Exit:
+    """Report `error` in one line, after the traceback of `cause` (or of `error`) under
+    --debug; return the exit to raise."""
+    if options.debug:
+        traceback.print_exception(cause or error)
     typer.secho(f"error: {error}", fg="red", err=True)
-    return typer.Exit(1)
+    return typer.Exit(exit_code)
+
+
+def reported(command: Callable[P, None]) -> Callable[P, None]:
+    """Run a command so that an ordinary mistake ends in one line and a non-zero exit.
+
+    `DealpulseError`s say what to change. An `OSError` that reaches here is the
+    environment too (a path, a permission, a port); a bug still shows its
+    traceback.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except DealpulseError as error:
+            raise fail(error) from error
+        except OSError as error:
+            raise fail(ConfigurationError(os_problem(error)), cause=error) from error
+
+    return run
+
+
+def os_problem(error: OSError) -> str:
+    reason = error.strerror or str(error)
+    return reason if error.filename is None else f"{error.filename}: {reason}"
 
 
 @app.command()
+@reported
 def worker() -> None:
     """Run one worker; more than one (each with its own DEALPULSE_WEB_PORT) form a group."""
     from streams.worker.run import run_worker
 
-    try:
-        run_worker(load_settings())
-    except DealpulseError as error:
-        raise fail(error) from error
+    run_worker(load_settings())
 
 
 @kafka_app.command("up")
+@reported
 def kafka_up() -> None:
     """Start the local broker, or confirm the one already running; wait until it answers."""
     settings = load_settings()
     if not settings.uses_local_broker:
         typer.echo(f"DEALPULSE_KAFKA_BOOTSTRAP is set: using {settings.kafka_bootstrap}")
         return
-    try:
-        status = LocalBroker(settings).up()
-    except DealpulseError as error:
-        raise fail(error) from error
-    typer.echo(status.describe())
+    typer.echo(LocalBroker(settings).up().describe())
 
 
 @kafka_app.command("down")
+@reported
 def kafka_down() -> None:
     """Stop the local broker (its data stays in DEALPULSE_LOCAL_KAFKA_DIR)."""
     stopped = LocalBroker(load_settings()).down()
@@ -78,6 +146,7 @@ def kafka_down() -> None:
 
 
 @kafka_app.command("status")
+@reported
 def kafka_status() -> None:
     """Say whether the local broker runs and answers; exit 1 when it does not."""
     status = LocalBroker(load_settings()).status()
@@ -119,25 +188,23 @@ def simulation_request(
 ) -> SimulateRequest:
     span = timedelta(days=span_days)
     duplicate_pct, out_of_order_pct, late_pct, invalid_pct = faults
-    try:
-        config = SimulationConfig(
-            seed=seed,
-            deals=deals,
-            sellers=sellers,
-            pipelines=pipelines,
-            start=start.replace(tzinfo=UTC) if start else default_start(span),
-            span=span,
-            duplicate_pct=duplicate_pct,
-            out_of_order_pct=out_of_order_pct,
-            late_pct=late_pct,
-            invalid_pct=invalid_pct,
-        )
-    except DealpulseError as error:
-        raise fail(error) from error
+    config = SimulationConfig(
+        seed=seed,
+        deals=deals,
+        sellers=sellers,
+        pipelines=pipelines,
+        start=start.replace(tzinfo=UTC) if start else default_start(span),
+        span=span,
+        duplicate_pct=duplicate_pct,
+        out_of_order_pct=out_of_order_pct,
+        late_pct=late_pct,
+        invalid_pct=invalid_pct,
+    )
     return SimulateRequest(config=config, rate=rate, out=out, cut_at_now=start is None)
 
 
 @app.command()
+@reported
 def simulate(
     deals: Deals = 1000,
     seed: Seed = 42,
@@ -178,15 +245,14 @@ def simulate(
     settings = load_settings()
     try:
         sent = run_simulation(settings, request, quiet=out is not None)
-    except DealpulseError as error:
-        raise fail(error) from error
     except OSError as error:  # --out where nothing can be written
-        raise fail(ConfigurationError(f"cannot write {out}: {error.strerror}")) from error
+        raise ConfigurationError(f"cannot write {out}: {error.strerror}") from error
     target = str(out) if out is not None else f"Kafka topic {settings.topic_events}"
     typer.echo(f"{sent} messages written to {target}", err=True)
 
 
 @app.command()
+@reported
 def demo(
     deals: Deals = 20_000,
     seed: Seed = 42,
@@ -224,17 +290,15 @@ def demo(
         faults=(1.0, 1.0, 0.5, invalid_pct),
         out=None,
     )
-    try:
-        run_demo(load_settings(), request, Console(stderr=True), board=board)
-    except DealpulseError as error:
-        raise fail(error) from error
+    run_demo(load_settings(), request, Console(stderr=True), board=board)
 
 
 @app.command()
+@reported
 def replay(
     source: Annotated[
         Path | None,
-        typer.Argument(exists=True, dir_okay=False, help="JSONL file: one message value per line."),
+        typer.Argument(help="JSONL file: one message value per line."),
     ] = None,
     topic: Annotated[
         str | None, typer.Option(help="Replay this topic from its first offset to its current end.")
@@ -260,21 +324,21 @@ def replay(
         both = "not both" if source is not None else "e.g. dealpulse replay events.jsonl"
         typer.secho(f"give a JSONL file or --topic ({both})", fg="red", err=True)
         raise typer.Exit(2)
+    if source is not None and not source.is_file():
+        what = "is a directory" if source.is_dir() else "does not exist"
+        raise ConfigurationError(f"{source} {what}: give a JSONL file, one message per line")
     settings = load_settings()
     tune_collector(settings)
     console = Console(stderr=True)
-    try:
-        result = run_replay(
-            settings, source, topic, show_progress=console.is_terminal, processes=processes
-        )
-    except DealpulseError as error:
-        raise fail(error) from error
+    result = run_replay(
+        settings, source, topic, show_progress=console.is_terminal, processes=processes
+    )
     print_summary(result, Console())
     if out is not None:
         try:
             write_result(result, out)
         except OSError as error:
-            raise fail(ConfigurationError(f"cannot write {out}: {error.strerror}")) from error
+            raise ConfigurationError(f"cannot write {out}: {error.strerror}") from error
         console.print(f"metrics written to {out}")
     if result.accepted == 0:
         what = "no message" if result.messages == 0 else "no message was accepted"
@@ -286,6 +350,7 @@ SVG_WIDTH = 120
 
 
 @app.command()
+@reported
 def top(
     url: Annotated[
         str | None,
@@ -319,8 +384,6 @@ def top(
                 save_svg(console, svg)
             return
         watch(board, first, interval, console)
-    except DealpulseError as error:
-        raise fail(error) from error
     except KeyboardInterrupt:
         return  # Ctrl-C is how a live board ends
 

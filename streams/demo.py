@@ -31,6 +31,7 @@ from streams.demo_status import scrape_progress, status_line
 from streams.kafka.availability import wait_for_kafka
 from streams.kafka.local_broker import LocalBroker
 from streams.kafka.topics import ensure_topics, required_topics, topic_message_count
+from streams.preflight import ensure_worker_can_start
 from streams.settings import Settings
 from streams.simulate_command import SimulateRequest
 from streams.simulator import SimulationConfig, generate
@@ -76,6 +77,7 @@ def run_demo(
     """Run the demo; `board`: show the sales board above the status line (None: when the
     console is a terminal, else status lines only)."""
     show_board = console.is_terminal if board is None else board
+    ensure_worker_can_start(settings)
     _stop_by_exception()
     broker = LocalBroker(settings) if settings.uses_local_broker else None
     started_broker = False

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PIPELINES_FILE = Path(__file__).resolve().parents[1] / "deploy" / "pipelines.toml"
@@ -45,9 +45,9 @@ class Settings(BaseSettings):
     )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
-    kafka_ssl_certfile: Path | None = None
-    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_cafile: FilePath | None = None
+    kafka_ssl_certfile: FilePath | None = None
+    kafka_ssl_keyfile: FilePath | None = None
 
     kafka_wait_seconds: float = Field(
         default=60.0,
@@ -109,12 +109,12 @@ class Settings(BaseSettings):
         "basic auth (Prometheus' `basic_auth`).",
     )
     web_auth_password: SecretStr | None = None
-    web_tls_certfile: Path | None = Field(
+    web_tls_certfile: FilePath | None = Field(
         default=None,
         description="With DEALPULSE_WEB_TLS_KEYFILE: the worker's pages are served over HTTPS "
         "with this certificate (PEM, chain included).",
     )
-    web_tls_keyfile: Path | None = None
+    web_tls_keyfile: FilePath | None = None
     web_state_enabled: bool = Field(
         default=False,
         description="Serve /state/aggregates (every aggregate as rows, for checks and "

@@ -111,22 +111,31 @@ async def _probe(settings: Settings) -> None:
 
 class _ConnectErrors(logging.Handler):
     """The exceptions aiokafka's log records carry while it is attached (as their
-    arguments, so matched by type, not by text)."""
+    arguments, so matched by type, not by text).
+
+    Its records stop here meanwhile: `wait_for_kafka` reports the same failure
+    itself, once, with what to do about it.
+    """
 
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.errors: list[BaseException] = []
+        self._propagated = True
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
         self.errors.extend(arg for arg in args if isinstance(arg, BaseException))
 
     def __enter__(self) -> list[BaseException]:
-        logging.getLogger(KAFKA_CLIENT_LOGGER).addHandler(self)
+        client = logging.getLogger(KAFKA_CLIENT_LOGGER)
+        client.addHandler(self)
+        self._propagated, client.propagate = client.propagate, False
         return self.errors
 
     def __exit__(self, *exc: object) -> None:
-        logging.getLogger(KAFKA_CLIENT_LOGGER).removeHandler(self)
+        client = logging.getLogger(KAFKA_CLIENT_LOGGER)
+        client.propagate = self._propagated
+        client.removeHandler(self)
 
 
 def _one_line(error: BaseException) -> str:

@@ -28,6 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from streams.errors import BrokerError, ConfigurationError, PrerequisiteMissingError
+from streams.preflight import ensure_directory
 from streams.settings import Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
@@ -91,7 +92,7 @@ class LocalBroker:
 
     def up(self) -> BrokerStatus:
         """Start the broker unless one of ours already runs; return once it answers."""
-        self._root.mkdir(parents=True, exist_ok=True)
+        ensure_directory(self._root, "DEALPULSE_LOCAL_KAFKA_DIR")
         with self._lock():
             pid = self._running_pid()
             if pid is None:

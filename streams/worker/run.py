@@ -11,13 +11,14 @@ from streams.gc_threshold import tune_collector
 from streams.kafka.availability import wait_for_kafka
 from streams.kafka.topics import ensure_topics
 from streams.logs import logging_config
+from streams.preflight import ensure_worker_can_start
 from streams.settings import Settings
 from streams.topology import build_topology
 
 
 def run_worker(settings: Settings) -> None:
     """Blocks until the worker is stopped (SIGINT/SIGTERM)."""
-    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_worker_can_start(settings)
     asyncio.run(_topics_once_kafka_answers(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())  # Faust's worker wants a current loop
     # `_created` series only double the scrape size; the function is untyped upstream.

@@ -145,12 +145,18 @@ def test_worker_simulator_and_replay_work_through_sasl_ssl(
     assert from_rows(result["rows"]) == streamed
 
 
-@pytest.mark.parametrize("command", [("replay", "--topic", "x"), ("simulate", "--deals", "3")])
+@pytest.mark.parametrize(
+    "command", [("replay", "--topic", "x"), ("simulate", "--deals", "3"), ("worker",)]
+)
 def test_a_wrong_password_ends_in_one_line(
-    secure_broker: SecureBroker, command: tuple[str, ...]
+    secure_broker: SecureBroker, command: tuple[str, ...], tmp_path: Path
 ) -> None:
-    refused = dealpulse(client_env(secure_broker, password="wrong"), *command)
-    lines = refused.stderr.strip().splitlines()
+    env = client_env(secure_broker, password="wrong") | {
+        "DEALPULSE_WEB_PORT": str(free_port()),
+        "DEALPULSE_DATA_DIR": str(tmp_path / "worker"),
+    }
+    refused = dealpulse(env, *command)
     assert refused.returncode == 1
-    assert "Traceback" not in refused.stderr
-    assert lines[-1].startswith(f"error: Kafka at {secure_broker.sasl_ssl} refused")
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: Kafka at {secure_broker.sasl_ssl} refused"), line
+    assert "DEALPULSE_KAFKA_SASL_" in line

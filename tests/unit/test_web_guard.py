@@ -100,8 +100,10 @@ def test_a_refusal_names_the_schemes_accepted() -> None:
     assert not Credentials().required
 
 
-def test_half_configured_security_is_refused() -> None:
+def test_half_configured_security_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="_PASSWORD together"):
         Settings(web_auth_username="prometheus")
+    certificate = tmp_path / "cert.pem"
+    certificate.write_text("")
     with pytest.raises(ValueError, match="_KEYFILE together"):
-        Settings(web_tls_certfile=Path("/tmp/cert.pem"))
+        Settings(web_tls_certfile=certificate)
