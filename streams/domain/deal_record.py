@@ -20,7 +20,7 @@ need a reader that knows version 2.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -61,6 +61,8 @@ class EventRecord(msgspec.Struct, omit_defaults=True, frozen=True):
     currency: str | None = msgspec.field(default=None, name="c")
     schema_version: int | None = msgspec.field(default=None, name="v")
     """Left out for schema version 1."""
+    expected_close_date: str | None = msgspec.field(default=None, name="d")
+    """ISO date; left out when the event has none (so records written before it read)."""
 
 
 class CloseRecord(msgspec.Struct, omit_defaults=True, frozen=True):
@@ -91,6 +93,7 @@ class SnapshotRecord(msgspec.Struct, omit_defaults=True, frozen=True):
     owner: str | None = msgspec.field(default=None, name="o")
     stage: str | None = msgspec.field(default=None, name="s")
     amount: MoneyRecord | None = msgspec.field(default=None, name="m")
+    expected_close_date: str | None = msgspec.field(default=None, name="d")
     created_at: str | None = msgspec.field(default=None, name="ca")
     entered_at: str | None = msgspec.field(default=None, name="e")
     """The entry of the stage visit in progress."""
@@ -138,6 +141,7 @@ def event_record(event: DealEvent) -> EventRecord:
         amount=None if amount is None else str(amount.amount),
         currency=None if amount is None else amount.currency,
         schema_version=None if event.schema_version == SCHEMA_VERSION else event.schema_version,
+        expected_close_date=_date_text(event.expected_close_date),
     )
 
 
@@ -167,7 +171,16 @@ def event_from_record(deal_id: str, record: EventRecord) -> DealEvent:
         reason=record.reason,
         source=record.source,
         schema_version=SCHEMA_VERSION if record.schema_version is None else record.schema_version,
+        expected_close_date=_date(record.expected_close_date),
     )
+
+
+def _date_text(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _date(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
 
 
 def format_instant(at: datetime) -> str:
@@ -237,6 +250,7 @@ def snapshot_record(base: DealSnapshot) -> SnapshotRecord:
         owner=base.owner,
         stage=base.stage,
         amount=current.money,
+        expected_close_date=_date_text(base.expected_close_date),
         created_at=None if base.created_at is None else format_instant(base.created_at),
         entered_at=None if base.entered_at is None else format_instant(base.entered_at),
         seen_other_event=1 if base.seen_other_event else None,
@@ -282,6 +296,7 @@ def snapshot_fields(record: SnapshotRecord) -> dict[str, Any]:
         "owner": record.owner,
         "stage": record.stage,
         "amount": _money(record.amount),
+        "expected_close_date": _date(record.expected_close_date),
         "created_at": _instant(record.created_at),
         "win": win,
         "loss": loss,

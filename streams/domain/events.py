@@ -8,7 +8,7 @@ timezone-aware UTC datetime. The wire form is described by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from streams.domain.money import Money
@@ -27,6 +27,7 @@ class EventType(StrEnum):
     REOPENED = "deal.reopened"
     CHURNED = "deal.churned"
     DELETED = "deal.deleted"
+    CLOSE_DATE_CHANGED = "deal.close_date_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class DealEvent:
     reason: str | None = None
     source: str | None = None
     schema_version: int = SCHEMA_VERSION
+    expected_close_date: date | None = None
+    """The calendar date the CRM expects the deal to close on (no timezone: a CRM's date)."""
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:

@@ -2,9 +2,10 @@
 
 The rules (also in `docs/metrics.md`, "Deal state"):
 
-- `pipeline`, `owner` and `amount` on any event set the current value, except
-  on `deal.created`, whose fields only fill what is still unknown (it is the
-  deal's initial state, even when other events sort before it).
+- `pipeline`, `owner`, `amount` and `expected_close_date` on any event set the
+  current value, except on `deal.created`, whose fields only fill what is still
+  unknown (it is the deal's initial state, even when other events sort before
+  it). `deal.close_date_changed` does nothing else.
 - `stage` on created, stage/amount/owner changes and reopened moves an open
   deal to that stage (a visit and a transition). On won, lost, churned and
   deleted events the stage field is ignored, and so is a stage named like an
@@ -33,7 +34,7 @@ snapshot keeps too; so no stage or pipeline is forgotten.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from streams.domain.events import DealEvent, EventType
 from streams.domain.history import DealHistory, DealSnapshot, PastStages, StageKey
@@ -96,6 +97,7 @@ def snapshot(history: DealHistory) -> DealSnapshot:
         owner=replay.owner,
         stage=replay.stage,
         amount=replay.amount,
+        expected_close_date=replay.expected_close_date,
         created_at=replay.created_at,
         win=replay.win,
         loss=replay.loss,
@@ -134,6 +136,7 @@ class DealReplay:
         "deal_id",
         "entered_at",
         "event_count",
+        "expected_close_date",
         "loss",
         "owner",
         "past",
@@ -154,6 +157,7 @@ class DealReplay:
         self.owner: str | None = None
         self.stage: str | None = None
         self.amount: Money | None = None
+        self.expected_close_date: date | None = None
         self.created_at: datetime | None = None
         self.status = DealStatus.OPEN
         self.win: Win | None = None
@@ -175,6 +179,7 @@ class DealReplay:
         replay.owner = base.owner
         replay.stage = base.stage
         replay.amount = base.amount
+        replay.expected_close_date = base.expected_close_date
         replay.created_at = base.created_at
         replay.status = base.status
         replay.win = base.win
@@ -208,6 +213,8 @@ class DealReplay:
             self.owner = event.owner
         if event.amount is not None:
             self.amount = event.amount
+        if event.expected_close_date is not None:
+            self.expected_close_date = event.expected_close_date
         match event.type:
             case EventType.WON:
                 self._won(at)
@@ -238,6 +245,8 @@ class DealReplay:
             self.owner = event.owner
         if self.amount is None:
             self.amount = event.amount
+        if self.expected_close_date is None:
+            self.expected_close_date = event.expected_close_date
         if self.stage is None and stage is not None:
             if self.status is DealStatus.OPEN:
                 self._move(stage, at)
@@ -403,4 +412,5 @@ class DealReplay:
             visits=tuple(visits),
             transitions=tuple(self.transitions),
             anomalies=self.view_anomalies(),
+            expected_close_date=self.expected_close_date,
         )

@@ -21,7 +21,7 @@ import bisect
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from streams.domain.deal_record import (
@@ -70,6 +70,7 @@ class DealSnapshot:
     owner: str | None = None
     stage: str | None = None
     amount: Money | None = None
+    expected_close_date: date | None = None
     created_at: datetime | None = None
     win: Win | None = None
     loss: Loss | None = None

@@ -7,7 +7,7 @@ contribution of the deal is a function of its view and the `MetricContext`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from streams.domain.money import Money
@@ -104,3 +104,4 @@ class DealView:
     visits: tuple[StageVisit, ...]
     transitions: tuple[Transition, ...]
     anomalies: frozenset[Anomaly]
+    expected_close_date: date | None = None  # the CRM's, as the last event carrying one set it

@@ -27,6 +27,8 @@ class Reason(StrEnum):
     BAD_CURRENCY = "bad_currency"
     UNKNOWN_CURRENCY = "unknown_currency"
     BAD_TIMESTAMP = "bad_timestamp"
+    BAD_CLOSE_DATE = "bad_close_date"
+    """`expected_close_date` not a calendar date (`2026-02-30`)."""
     FUTURE_TIMESTAMP = "future_timestamp"
     KEY_MISMATCH = "key_mismatch"
     SCHEMA_VIOLATION = "schema_violation"

@@ -3,14 +3,14 @@
 jsonschema-rs (a Rust implementation of draft 2020-12, about thirty times faster
 than the pure-Python `jsonschema` on our schema, which matters at thousands of
 events per second) finds what is wrong; this module names it with a `Reason`, then
-applies the rules a schema cannot state: calendar-valid timestamps, the
+applies the rules a schema cannot state: calendar-valid timestamps and dates, the
 future-skew limit, the amount ceiling and the key matching `deal_id`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,6 +28,7 @@ _FIELD_REASONS = {
     "amount": Reason.BAD_AMOUNT,
     "currency": Reason.BAD_CURRENCY,
     "occurred_at": Reason.BAD_TIMESTAMP,
+    "expected_close_date": Reason.BAD_CLOSE_DATE,
 }
 _MISSING_VALIDATORS = frozenset({"required", "dependentRequired"})
 
@@ -66,6 +67,9 @@ class EventValidator:
                 f"occurred_at {occurred_at.isoformat()} is more than "
                 f"{self._max_future_skew} after {now.isoformat()}",
             )
+        close_date = _close_date(payload)
+        if isinstance(close_date, Rejection):
+            return close_date
         money = _money(payload)
         if money is not None and money.amount > self._max_amount:
             return Rejection(Reason.BAD_AMOUNT, f"{money.amount} is over {self._max_amount}")
@@ -94,7 +98,19 @@ class EventValidator:
             reason=payload.get("reason"),
             source=payload.get("source"),
             schema_version=payload["schema_version"],
+            expected_close_date=close_date,
         )
+
+
+def _close_date(payload: dict[str, Any]) -> date | Rejection | None:
+    """The expected close date; the schema checked its shape, this its calendar."""
+    text = payload.get("expected_close_date")
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return Rejection(Reason.BAD_CLOSE_DATE, f"not a calendar date: {text!r}")
 
 
 def _money(payload: dict[str, Any]) -> Money | None:

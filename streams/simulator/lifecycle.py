@@ -4,7 +4,9 @@ A deal walks its pipeline's stages; at each stage it may pick up an owner or
 amount change, then advances, is lost, or goes quiet (stays open for good).
 Won deals may churn months later; closed deals may be reopened and walk on.
 All randomness comes from the `rng` passed in, so a deal is a pure function of
-(rng state, deal index, config).
+(rng state, deal index, config). The expected close date, which sellers set at
+creation and move when a deal runs late, draws from a generator of its own,
+seeded from (seed, deal index).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -44,6 +46,20 @@ REOPEN_MEDIAN_DELAY = timedelta(days=21)
 MAX_REOPENS = 2
 DELETE_PROBABILITY = 0.01
 DELETE_MEDIAN_DELAY = timedelta(days=10)
+CLOSE_DATE_SIGMA = 0.4  # log-space spread of a seller's estimate of the time left
+CLOSE_DATE_RETHINK_PROBABILITY = 0.6  # per stage change of a deal already past its date
+CLOSE_DATE_SLIP_PROBABILITY = 0.08  # per stage change of a deal on time: pushed out
+CLOSE_DATE_SLIP = (timedelta(days=7), timedelta(days=45))
+CLOSE_DATE_CHANGE_PROBABILITY = 0.05  # per stage: the date alone moves (deal.close_date_changed)
+_CLOSE_DATE_TYPES = frozenset(
+    {
+        EventType.CREATED,
+        EventType.STAGE_CHANGED,
+        EventType.AMOUNT_CHANGED,
+        EventType.OWNER_CHANGED,
+        EventType.REOPENED,
+    }
+)
 
 Outcome = Literal["won", "lost", "stalled"]
 
@@ -63,6 +79,8 @@ class _Deal:
     currency: str
     clock: datetime
     milliseconds: bool
+    close_rng: random.Random
+    expected_close: date | None = None
     events: list[WireEvent] = field(default_factory=list)
     times: list[datetime] = field(default_factory=list)
 
@@ -92,8 +110,41 @@ class _Deal:
             event["currency"] = self.currency
         if reason is not None:
             event["reason"] = reason
+        if event_type in _CLOSE_DATE_TYPES:
+            self._estimate_close(event_type)
+        if event_type in _CLOSE_DATE_TYPES or event_type is EventType.CLOSE_DATE_CHANGED:
+            event["expected_close_date"] = str(self.expected_close)
         self.events.append(event)
         self.times.append(self.clock)
+
+    def _estimate_close(self, event_type: EventType) -> None:
+        """Set the date at creation and reopening; rethink it, or let it slip, on the way."""
+        rng = self.close_rng
+        today = self.clock.date()
+        if self.expected_close is None or event_type is EventType.REOPENED:
+            self.expected_close = today + self._time_left(rng)
+        elif event_type is EventType.STAGE_CHANGED:
+            if self.expected_close < today:
+                if rng.random() < CLOSE_DATE_RETHINK_PROBABILITY:
+                    self.expected_close = today + self._time_left(rng)
+            elif rng.random() < CLOSE_DATE_SLIP_PROBABILITY:
+                self.slip_close()
+
+    def slip_close(self) -> None:
+        """Push the expected close date out by one to several weeks."""
+        if self.expected_close is not None:
+            shortest, longest = CLOSE_DATE_SLIP
+            self.expected_close += shortest + (longest - shortest) * self.close_rng.random()
+
+    def _time_left(self, rng: random.Random) -> timedelta:
+        """A seller's guess: the median dwell of the stages ahead, give or take."""
+        names = [stage.name for stage in self.pipeline.stages]
+        ahead = names[names.index(self.stage) :] if self.stage in names else names
+        median = sum(
+            (stage.median_dwell for stage in self.pipeline.stages if stage.name in ahead),
+            timedelta(),
+        )
+        return timedelta(days=round(median.days * rng.lognormvariate(0.0, CLOSE_DATE_SIGMA)))
 
 
 def deal_lifecycle(
@@ -132,6 +183,7 @@ def _open_deal(rng: random.Random, deal_index: int, config: SimulationConfig) ->
         currency=rng.choices(CURRENCIES, weights=CURRENCY_WEIGHTS)[0],
         clock=config.start,
         milliseconds=rng.random() < MILLISECOND_CLOCK_SHARE,
+        close_rng=random.Random(f"{config.seed}/close/{deal_index}"),
     )
     deal.wait(config.span * rng.random())
     return deal
@@ -176,7 +228,8 @@ def _walk_stages(deal: _Deal, first_stage: int) -> tuple[Outcome, int]:
 
 
 def _housekeeping(deal: _Deal, dwell: timedelta) -> timedelta:
-    """Maybe re-price or re-assign the deal part-way through a stage; the dwell left."""
+    """Maybe re-price, re-assign or re-date the deal part-way through a stage; the dwell
+    left."""
     rng = deal.rng
     if rng.random() < AMOUNT_CHANGE_PROBABILITY:
         dwell = _spend_part(deal, dwell)
@@ -189,6 +242,10 @@ def _housekeeping(deal: _Deal, dwell: timedelta) -> timedelta:
         if others:
             deal.owner = rng.choice(others)
             deal.emit(EventType.OWNER_CHANGED)
+    if deal.close_rng.random() < CLOSE_DATE_CHANGE_PROBABILITY:
+        dwell = _spend_part(deal, dwell)
+        deal.slip_close()
+        deal.emit(EventType.CLOSE_DATE_CHANGED)
     return dwell
 
 

@@ -95,7 +95,11 @@ class Deal:
         amount: str | None = None,
         reason: str | None = None,
         event_id: str | None = None,
+        closes_on: date | str | None = None,
     ) -> DealEvent:
+        """`closes_on`: the expected close date, or its ISO text."""
+        if isinstance(closes_on, str):
+            closes_on = date.fromisoformat(closes_on)
         written = DealEvent(
             event_id=event_id or f"{self.deal_id}-{len(self.written) + 1}",
             type=event_type,
@@ -107,6 +111,7 @@ class Deal:
             owner=owner,
             amount=None if amount is None else money(amount),
             reason=reason,
+            expected_close_date=closes_on,
         )
         self.written.append(written)
         return written
@@ -119,13 +124,23 @@ class Deal:
         stage: str = "lead",
         owner: str = "ann",
         amount: str = "1000 EUR",
+        closes_on: date | str | None = None,
     ) -> DealEvent:
         return self.event(
-            EventType.CREATED, at, pipeline=pipeline, stage=stage, owner=owner, amount=amount
+            EventType.CREATED,
+            at,
+            pipeline=pipeline,
+            stage=stage,
+            owner=owner,
+            amount=amount,
+            closes_on=closes_on,
         )
 
     def stage(self, at: datetime, stage: str, **fields: str) -> DealEvent:
         return self.event(EventType.STAGE_CHANGED, at, stage=stage, **fields)
+
+    def close_date(self, at: datetime, closes_on: date) -> DealEvent:
+        return self.event(EventType.CLOSE_DATE_CHANGED, at, closes_on=closes_on)
 
     def owner(self, at: datetime, owner: str) -> DealEvent:
         return self.event(EventType.OWNER_CHANGED, at, owner=owner)

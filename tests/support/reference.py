@@ -193,6 +193,8 @@ def canonical(event: DealEvent) -> str:
         fields["a"], fields["c"] = str(event.amount.amount), event.amount.currency
     if event.schema_version != 1:
         fields["v"] = event.schema_version
+    if event.expected_close_date is not None:
+        fields["d"] = event.expected_close_date.isoformat()
     return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 

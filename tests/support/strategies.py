@@ -2,9 +2,10 @@
 
 `event_sets()` draws the histories of a few deals, plausible and not (reopen,
 churn, delete, unknown stages and pipelines, events before created, ids reused
-with another payload, simultaneous events); `contexts()` a clock, a zone, rates
-and retention over `PIPELINES`; `deliveries(events)` the events duplicated and
-permuted as a broker might deliver them. `partition_of` splits deals over
+with another payload, simultaneous events, expected close dates set and moved);
+`contexts()` a clock, a zone, rates and retention over `PIPELINES`;
+`deliveries(events)` the events duplicated and permuted as a broker might
+deliver them. `partition_of` splits deals over
 partitions by hash, and `kept_by_arrival` gives what a worker keeps when each
 event arrives at its own clock (rule R).
 """
@@ -50,6 +51,7 @@ TYPES = (
     *[EventType.REOPENED] * 2,
     *[EventType.CHURNED] * 3,
     EventType.DELETED,
+    *[EventType.CLOSE_DATE_CHANGED] * 2,
 )
 
 
@@ -71,6 +73,8 @@ MAYBE_PIPELINE, MAYBE_STAGE, MAYBE_SELLER, MAYBE_REASON = (
 STEP_HOURS = st.sampled_from((0, 1, 5, 30, 200, 900, -20))
 ONE_IN = {n: st.integers(0, n - 1).map(lambda roll: roll == 0) for n in (5, 10, 20, 30)}
 TYPE_LISTS = st.lists(st.sampled_from(TYPES), max_size=10)
+CLOSE_DATE = st.dates(BASE.date() - timedelta(days=60), BASE.date() + timedelta(days=400))
+MAYBE_CLOSE_DATE = st.none() | CLOSE_DATE
 START_HOURS = st.integers(0, SPAN_HOURS)
 
 
@@ -102,6 +106,9 @@ def deal_story(draw: st.DrawFn, deal_id: str) -> list[DealEvent]:
                 owner=draw(SELLER if is_created else MAYBE_SELLER),
                 amount=draw(MONEY if is_created else MAYBE_MONEY),
                 reason=draw(MAYBE_REASON),
+                expected_close_date=draw(
+                    CLOSE_DATE if event_type is EventType.CLOSE_DATE_CHANGED else MAYBE_CLOSE_DATE
+                ),
             )
         )
     return events

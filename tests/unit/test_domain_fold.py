@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from streams.domain.fold import fold
 from streams.domain.history import DealHistory
 from streams.domain.view import (
@@ -215,3 +217,26 @@ def test_tenant_is_the_first_events() -> None:
 def test_empty_history_is_an_open_deal_with_nothing_known() -> None:
     view = fold(DealHistory.empty("d1"))
     assert (view.status, view.stage, view.visits) == (DealStatus.OPEN, None, ())
+
+
+def test_the_expected_close_date_in_force_is_the_latest_in_event_time() -> None:
+    deal = Deal()
+    deal.close_date(T[3], date(2026, 6, 30))  # sorts after the creation, arrives first
+    deal.created(T[0], closes_on=date(2026, 3, 31))  # only fills what is unknown
+    deal.stage(T[1], "demo")
+    view = view_of(deal)
+    assert view.expected_close_date == date(2026, 6, 30)
+    assert view.visits == (StageVisit(NB, "lead", T[0], T[1], "demo"), StageVisit(NB, "demo", T[1]))
+    assert view.transitions == (Transition(NB, "lead", "demo", T[1]),)  # a date is not a move
+    assert view.anomalies == frozenset()
+
+
+def test_a_creation_after_another_event_does_not_override_its_close_date() -> None:
+    deal = Deal()
+    deal.created(T[2], closes_on=date(2026, 3, 31))
+    deal.close_date(T[1], date(2026, 5, 1))  # the CRM's clock put it before the creation
+    assert view_of(deal).expected_close_date == date(2026, 5, 1)
+    only_created = Deal()
+    only_created.created(T[0], closes_on=date(2026, 3, 31))
+    assert view_of(only_created).expected_close_date == date(2026, 3, 31)
+    assert view_of(Deal()).expected_close_date is None

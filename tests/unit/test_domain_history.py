@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from datetime import timedelta, timezone
+from datetime import date, timedelta, timezone
 
 import pytest
 
@@ -105,6 +105,20 @@ def test_instants_in_other_offsets_and_odd_fields_survive() -> None:
     restored = DealHistory.from_dict(json.loads(json.dumps(history.to_dict())))
     assert restored == history
     assert dataclasses.astuple(restored.events[0]) == dataclasses.astuple(event)
+
+
+def test_an_expected_close_date_is_stored_as_an_iso_date_and_its_absence_reads() -> None:
+    deal = Deal("d1", tenant="default")
+    deal.created(MONDAY, closes_on="2026-04-30")
+    deal.close_date(MONDAY + days(1), date(2026, 5, 29))
+    history = DealHistory.of("d1", deal.written)
+    stored = history.to_dict()
+    assert [event.get("d") for event in stored["events"]] == ["2026-04-30", "2026-05-29"]
+    assert DealHistory.from_dict(json.loads(json.dumps(stored))) == history
+    # a record written before expected close dates existed reads as "no date"
+    before = DealHistory.of("d1", _story()).to_dict()
+    assert all("d" not in event for event in before["events"])
+    assert all(e.expected_close_date is None for e in DealHistory.from_dict(before).events)
 
 
 def test_unknown_format_is_refused() -> None:

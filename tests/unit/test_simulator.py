@@ -44,6 +44,7 @@ STATE_AFTER = {
     EventType.STAGE_CHANGED: OPEN,
     EventType.AMOUNT_CHANGED: OPEN,
     EventType.OWNER_CHANGED: OPEN,
+    EventType.CLOSE_DATE_CHANGED: OPEN,
     EventType.WON: WON,
     EventType.LOST: LOST,
     EventType.REOPENED: OPEN,
@@ -56,6 +57,7 @@ LEGAL_FROM: dict[str | None, set[EventType]] = {
         EventType.STAGE_CHANGED,
         EventType.AMOUNT_CHANGED,
         EventType.OWNER_CHANGED,
+        EventType.CLOSE_DATE_CHANGED,
         EventType.WON,
         EventType.LOST,
         EventType.DELETED,
@@ -100,6 +102,8 @@ def assert_legal_lifecycle(events: list[dict[str, Any]]) -> None:
             assert order.index(event["stage"]) == order.index(previous_stage) + 1
         state = STATE_AFTER[event_type]
         previous_stage = event["stage"]
+        if state == OPEN:  # an open deal always has a date it is expected to close on
+            assert event.get("expected_close_date") is not None, event
 
 
 @pytest.mark.parametrize(
