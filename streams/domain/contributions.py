@@ -131,6 +131,9 @@ class Sections(NamedTuple):
     churn: tuple[str, Churn] | None
     open: tuple[str, str | None, str | None, Money | None] | None
     anomalies: tuple[str, frozenset[Anomaly]] | None
+    closing: tuple[str, str | None, str | None, str | None, Money | None, date] | None
+    """An open deal with an expected close date: tenant, pipeline, owner, stage, amount and
+    that date."""
 
 
 class DealFields(Protocol):
@@ -154,25 +157,32 @@ class DealFields(Protocol):
     def loss(self) -> Loss | None: ...
     @property
     def churn(self) -> Churn | None: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def expected_close_date(self) -> date | None: ...
 
 
-_NO_SECTIONS = Sections(None, None, None, None, None, None)
+_NO_SECTIONS = Sections(None, None, None, None, None, None, None)
 
 
 def sections(deal: DealFields, anomalies: frozenset[Anomaly]) -> Sections:
     """The parts of a deal's contributions that its current fields decide."""
     tenant, win, churn = deal.tenant, deal.win, deal.churn
+    is_open = deal.status is DealStatus.OPEN
+    closes_on = deal.expected_close_date
     return Sections(
         win=None if win is None else (tenant, win, deal.created_at),
         active=None if win is None else (tenant, win, None if churn is None else churn.churned_at),
         loss=None if deal.loss is None else (tenant, deal.loss),
         churn=None if churn is None else (tenant, churn),
-        open=(
-            (tenant, deal.pipeline, deal.stage, deal.amount)
-            if deal.status is DealStatus.OPEN
+        open=(tenant, deal.pipeline, deal.stage, deal.amount) if is_open else None,
+        anomalies=(tenant, anomalies) if anomalies else None,
+        closing=(
+            (tenant, deal.pipeline, deal.owner, deal.stage, deal.amount, closes_on)
+            if is_open and closes_on is not None
             else None
         ),
-        anomalies=(tenant, anomalies) if anomalies else None,
     )
 
 
@@ -198,7 +208,7 @@ def add_sections(parts: Sections, other: Sections | None, sink: ContributionSink
     With `other` the deal's parts before an event, this adds what the event
     contributes anew; with the two swapped, what it retracts.
     """
-    win, active, loss, churn, open_part, anomalies = parts
+    win, active, loss, churn, open_part, anomalies, closing = parts
     if other is None:
         other = _NO_SECTIONS
     if win is not None and win != other.win:
@@ -213,6 +223,8 @@ def add_sections(parts: Sections, other: Sections | None, sink: ContributionSink
         _add_open(open_part, sink)
     if anomalies is not None and anomalies != other.anomalies:
         _add_anomalies(anomalies, sink)
+    if closing is not None and closing != other.closing:
+        _add_closing(closing, sink)
 
 
 def config_anomalies(view: DealView, ctx: MetricContext) -> frozenset[Anomaly]:
@@ -377,6 +389,24 @@ def _add_open(
     sink.add(metrics.OPEN_DEALS.name, stage, None, ONE)
     sink.add(metrics.OPEN_PIPELINE_VALUE.name, stage, None, value)
     sink.add(metrics.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage, None, weighted)
+
+
+def _add_closing(
+    part: tuple[str, str | None, str | None, str | None, Money | None, date],
+    sink: ContributionSink,
+) -> None:
+    tenant, pipeline, seller, stage_name, amount, closes_on = part
+    ctx = sink.ctx
+    closing = labels(
+        tenant=tenant, pipeline=pipeline, seller=seller, expected_close=closes_on.isoformat()
+    )
+    value = _reporting(amount, ctx)
+    spec = ctx.pipelines.get(pipeline)
+    probability = None if spec is None or stage_name is None else spec.win_probability(stage_name)
+    weighted = multiply_exact(value, probability) if probability is not None else ZERO
+    sink.add(metrics.OPEN_DEALS_CLOSING.name, closing, None, ONE)
+    sink.add(metrics.OPEN_VALUE_CLOSING.name, closing, None, value)
+    sink.add(metrics.OPEN_WEIGHTED_VALUE_CLOSING.name, closing, None, weighted)
 
 
 def _add_anomalies(part: tuple[str, frozenset[Anomaly]], sink: ContributionSink) -> None:

@@ -145,6 +145,16 @@ OPEN_PIPELINE_WEIGHTED_VALUE = Metric(
 OPEN_DEALS = Metric("dealpulse_open_deals", _STAGE, windowed=False)
 DEAL_ANOMALIES = Metric("dealpulse_deal_anomalies", ("tenant", "anomaly"), windowed=False)
 
+EXPECTED_CLOSE_LABEL = "expected_close"
+_CLOSING = ("tenant", "pipeline", "seller", EXPECTED_CLOSE_LABEL)
+OPEN_DEALS_CLOSING = Metric("dealpulse_open_deals_closing", _CLOSING, windowed=False)
+OPEN_VALUE_CLOSING = Metric("dealpulse_open_value_closing", _CLOSING, windowed=False)
+OPEN_WEIGHTED_VALUE_CLOSING = Metric(
+    "dealpulse_open_weighted_value_closing", _CLOSING, windowed=False
+)
+"""The open deals that have an expected close date, per owner and that date (ISO): what the
+forecast and the slipped deals are derived from at export, for whichever `now`."""
+
 DEALS_ACTIVE_CHANGE = "dealpulse_deals_active_change"
 """Aggregated form of `DEALS_ACTIVE_AT_WINDOW_START`: the changes of a running total."""
 

@@ -109,6 +109,8 @@ class Walked(NamedTuple):
     visits: list[Visit]
     moves: list[Move]
     flags: set[str]
+    owner: str | None = None
+    closes_on: date | None = None  # the expected close date in force
 
 
 def reference(events: Iterable[DealEvent], ctx: MetricContext) -> dict[ContributionKey, Decimal]:
@@ -220,6 +222,7 @@ def _walk(events: list[DealEvent]) -> Walked:
     owner: str | None = None
     stage: str | None = None
     amount: Money | None = None
+    closes_on: date | None = None
     created_at: datetime | None = None
     win: Close | None = None
     loss: Close | None = None
@@ -252,6 +255,7 @@ def _walk(events: list[DealEvent]) -> Walked:
             pipeline = event.pipeline if pipeline is None else pipeline
             owner = event.owner if owner is None else owner
             amount = event.amount if amount is None else amount
+            closes_on = event.expected_close_date if closes_on is None else closes_on
             if stage is None and to is not None:
                 stage, since = to, (at if status == "open" else None)
             continue
@@ -265,6 +269,8 @@ def _walk(events: list[DealEvent]) -> Walked:
             pipeline = event.pipeline
         owner = event.owner if event.owner is not None else owner
         amount = event.amount if event.amount is not None else amount
+        if event.expected_close_date is not None:
+            closes_on = event.expected_close_date
         if kind is EventType.WON:
             if status in ("won", "churned"):
                 flags.add("repeated_close")
@@ -317,7 +323,20 @@ def _walk(events: list[DealEvent]) -> Walked:
     elif win is not None and created_at > win.at:
         flags.add("created_after_win")
     return Walked(
-        tenant, status, pipeline, stage, amount, created_at, win, loss, churn, visits, moves, flags
+        tenant,
+        status,
+        pipeline,
+        stage,
+        amount,
+        created_at,
+        win,
+        loss,
+        churn,
+        visits,
+        moves,
+        flags,
+        owner,
+        closes_on,
     )
 
 
@@ -451,6 +470,18 @@ def _emit(
         _add(totals, metrics.OPEN_DEALS.name, stage, None, ONE)
         _add(totals, metrics.OPEN_PIPELINE_VALUE.name, stage, None, value)
         _add(totals, metrics.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage, None, value * probability)
+        if deal.closes_on is not None:  # what the forecast and the slipped deals come from
+            closing = _labels(
+                tenant=tenant,
+                pipeline=deal.pipeline,
+                seller=deal.owner,
+                expected_close=deal.closes_on.isoformat(),
+            )
+            _add(totals, metrics.OPEN_DEALS_CLOSING.name, closing, None, ONE)
+            _add(totals, metrics.OPEN_VALUE_CLOSING.name, closing, None, value)
+            _add(
+                totals, metrics.OPEN_WEIGHTED_VALUE_CLOSING.name, closing, None, value * probability
+            )
         if deal.stage is None:
             flags.add("unknown_stage")
         else:

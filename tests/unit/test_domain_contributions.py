@@ -472,3 +472,37 @@ def test_the_funnel_counts_each_stage_once_across_a_re_entry_and_a_reopen() -> N
     assert moves[("lead", "qualified", march)] == 2
     assert moves[("won", "demo", april)] == 1
     assert found == reference(deal.written, ctx)
+
+
+def closing(metric: str, closes_on: str, seller: str = "ann") -> ContributionKey:
+    return key(metric, None, tenant="acme", pipeline=NB, seller=seller, expected_close=closes_on)
+
+
+def test_an_open_deal_is_counted_under_its_owner_and_expected_close_date() -> None:
+    deal = Deal()
+    deal.created(T[0], amount="1000 EUR", closes_on="2026-04-30")
+    deal.stage(T[1], "demo")
+    deal.owner(T[2], "bob")
+    deal.close_date(T[3], date(2026, 5, 29))
+    found = {k: v for k, v in contributed(deal).items() if "closing" in k.metric}
+    spec = MONTHLY.pipelines.get(NB)
+    assert spec is not None
+    demo = spec.win_probability("demo")
+    assert demo is not None
+    assert found == {
+        closing(metrics.OPEN_DEALS_CLOSING.name, "2026-05-29", "bob"): Decimal(1),
+        closing(metrics.OPEN_VALUE_CLOSING.name, "2026-05-29", "bob"): Decimal(1000),
+        closing(metrics.OPEN_WEIGHTED_VALUE_CLOSING.name, "2026-05-29", "bob"): 1000 * demo,
+    }
+
+
+def test_a_closed_deal_leaves_the_closing_aggregates_and_a_reopened_one_returns() -> None:
+    deal = Deal()
+    deal.created(T[0], amount="1000 EUR", closes_on="2026-04-30")
+    deal.won(T[1])
+    assert not [k for k in contributed(deal) if "closing" in k.metric]
+    deal.reopened(T[2])
+    assert closing(metrics.OPEN_DEALS_CLOSING.name, "2026-04-30") in contributed(deal)
+    undated = Deal("d2")
+    undated.created(T[0])
+    assert not [k for k in contributed(undated) if "closing" in k.metric]
