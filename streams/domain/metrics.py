@@ -154,6 +154,20 @@ OPEN_WEIGHTED_VALUE_CLOSING = Metric(
 )
 """The open deals that have an expected close date, per owner and that date (ISO): what the
 forecast and the slipped deals are derived from at export, for whichever `now`."""
+CLOSING_METRICS = frozenset(
+    {OPEN_DEALS_CLOSING.name, OPEN_VALUE_CLOSING.name, OPEN_WEIGHTED_VALUE_CLOSING.name}
+)
+
+_PERIOD = ("tenant", "pipeline", "seller", "granularity", "window")
+PERIOD_WON_REVENUE = Metric("dealpulse_period_won_revenue", _PERIOD, windowed=False)
+FORECAST_REVENUE = Metric("dealpulse_forecast_revenue", _PERIOD, windowed=False)
+FORECAST_REVENUE_UNWEIGHTED = Metric(
+    "dealpulse_forecast_revenue_unweighted", _PERIOD, windowed=False
+)
+SLIPPED_DEALS = Metric("dealpulse_slipped_deals", _SELLER, windowed=False)
+SLIPPED_VALUE = Metric("dealpulse_slipped_value", _SELLER, windowed=False)
+"""Derived at export from the won revenue and the `CLOSING_METRICS` (see
+`streams.exposition.forecast`)."""
 
 DEALS_ACTIVE_CHANGE = "dealpulse_deals_active_change"
 """Aggregated form of `DEALS_ACTIVE_AT_WINDOW_START`: the changes of a running total."""

@@ -161,6 +161,35 @@ DEAL_ANOMALIES = MetricSpec(
     "win, events before created, ...); the deal is still counted. Labels: tenant, anomaly.",
 )
 
+PERIOD_WON_REVENUE = MetricSpec(
+    metrics.PERIOD_WON_REVENUE,
+    "Won revenue of the period so far (granularity month or quarter, window current or next, "
+    "in the window timezone): dealpulse_won_revenue of its months, summed; what quota "
+    "attainment divides. Labels: tenant, pipeline, seller, granularity, window.",
+)
+FORECAST_REVENUE = MetricSpec(
+    metrics.FORECAST_REVENUE,
+    "Forecast of the period (granularity month or quarter, window current or next, in the "
+    "window timezone): won revenue of the wins in the period so far, plus the open deals "
+    "expected to close in it times their stage's win probability, in reporting currency "
+    "units; seller is the owner now. Labels: tenant, pipeline, seller, granularity, window.",
+)
+FORECAST_REVENUE_UNWEIGHTED = MetricSpec(
+    metrics.FORECAST_REVENUE_UNWEIGHTED,
+    "The forecast with every open deal expected to close in the period counted whole: won "
+    "revenue so far plus the open value expected. "
+    "Labels: tenant, pipeline, seller, granularity, window.",
+)
+SLIPPED_DEALS = MetricSpec(
+    metrics.SLIPPED_DEALS,
+    "Open deals whose expected close date has passed (before today in the window timezone). "
+    "Seller is the owner now. Labels: tenant, pipeline, seller.",
+)
+SLIPPED_VALUE = MetricSpec(
+    metrics.SLIPPED_VALUE,
+    "Value of the slipped deals, in reporting currency units. Labels: tenant, pipeline, seller.",
+)
+
 ALL_METRICS: tuple[MetricSpec, ...] = (
     WON_REVENUE,
     DEALS_WON,
@@ -179,6 +208,11 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
     OPEN_PIPELINE_WEIGHTED_VALUE,
     OPEN_DEALS,
     DEAL_ANOMALIES,
+    PERIOD_WON_REVENUE,
+    FORECAST_REVENUE,
+    FORECAST_REVENUE_UNWEIGHTED,
+    SLIPPED_DEALS,
+    SLIPPED_VALUE,
 )
 """The business families, in the order of /metrics."""
 HISTOGRAMS: tuple[MetricSpec, ...] = tuple(m for m in ALL_METRICS if m.kind == "histogram")

@@ -10,7 +10,11 @@ same `ContributionKey` shape:
   `dealpulse_deals_active_at_window_start`: the running total of the changes up
   to each retained window, up to the one containing `now` (zeros left out).
 
-Both are linear, so summing the workers' exports equals exporting their sum.
+- the won revenue per month and `metrics.CLOSING_METRICS` become the forecast
+  and the slipped deals (`streams.exposition.forecast`); the closing metrics
+  are not shown as they are.
+
+All are linear, so summing the workers' exports equals exporting their sum.
 Everything else passes through unchanged.
 
 Per granularity, only the most recent `DEALPULSE_EXPORT_WINDOWS` calendar
@@ -42,6 +46,7 @@ from streams.domain.windows import (
     window_start,
 )
 from streams.exposition import catalogue as cat
+from streams.exposition.forecast import SellerBook, forecast_samples, is_input, seller_labels
 
 Snapshot = Mapping[ContributionKey, Decimal]
 _GroupKey = tuple[str, Labels, Window | None]
@@ -64,7 +69,12 @@ def exposition_samples(
     samples: dict[ContributionKey, Decimal] = {}
     buckets: dict[_GroupKey, dict[str, Decimal]] = {}
     changes: defaultdict[tuple[Labels, Granularity], dict[date, Decimal]] = defaultdict(dict)
+    books: defaultdict[Labels, SellerBook] = defaultdict(SellerBook)
     for key, value in snapshot.items():
+        if is_input(key):
+            books[seller_labels(key)].note(key, value)
+            if key.metric in metrics.CLOSING_METRICS:
+                continue
         spec = _HISTOGRAM_OF_IN_BUCKET.get(key.metric)
         if spec is not None:
             base, le = _without_le(key.labels)
@@ -94,6 +104,8 @@ def exposition_samples(
                         plan.targets[granularity],
                     )
                 )
+    if books:
+        samples.update(forecast_samples(books, ctx.now, ctx.timezone))
     return samples
 
 
@@ -219,13 +231,20 @@ def window_name(windows_back: int) -> str:
 
 
 def is_exported(key: ContributionKey, exported: Mapping[Window, str]) -> bool:
-    """Whether /metrics needs `key`: an exported window's, or a step of a running total.
+    """Whether /metrics needs `key`: an exported window's, a step of a running total, or
+    a month of won revenue.
 
     The running totals of the active-deal changes start at the oldest retained
-    window, so all their steps are needed.
+    window, so all their steps are needed; a quarter's forecast needs each month's
+    won revenue, even months no longer exported.
     """
     window = key.window
-    return window is None or window in exported or key.metric in metrics.CARRIED_METRICS
+    return (
+        window is None
+        or window in exported
+        or key.metric in metrics.CARRIED_METRICS
+        or (key.metric == metrics.WON_REVENUE.name and window.granularity is Granularity.MONTH)
+    )
 
 
 def exported_aggregates(

@@ -111,7 +111,15 @@ def _samples(
     in_bucket: defaultdict[tuple[str, Labels, Window | None], dict[str, Decimal]]
     in_bucket = defaultdict(dict)
     steps: defaultdict[tuple[Labels, Granularity], dict[date, Decimal]] = defaultdict(dict)
+    books: defaultdict[Labels, dict[str, dict[date, Decimal]]] = defaultdict(dict)
     for (metric, labels, window), value in aggregates.items():
+        if metric in metrics.CLOSING_METRICS:
+            named = dict(labels)
+            closes_on = date.fromisoformat(named.pop("expected_close"))
+            books[_sorted(named)].setdefault(metric, {})[closes_on] = value
+            continue
+        if metric == cat.WON_REVENUE.name and window and window.granularity is Granularity.MONTH:
+            books[labels].setdefault(metric, {})[window.start] = value
         if metric == metrics.DEALS_ACTIVE_CHANGE:
             assert window is not None
             steps[(labels, window.granularity)][window.start] = value
@@ -141,7 +149,52 @@ def _samples(
                     total += step
             if total != 0:
                 samples[Sample(cat.DEALS_ACTIVE_AT_WINDOW_START.name, labels, window)] = total
+    for labels, book in books.items():
+        samples.update(_forecast(labels, book, ctx))
     return samples
+
+
+def _sorted(labels: Mapping[str, str]) -> Labels:
+    return tuple(sorted(labels.items()))
+
+
+def _month_plus(month: date, months: int) -> date:
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _forecast(
+    labels: Labels, book: Mapping[str, Mapping[date, Decimal]], ctx: MetricContext
+) -> dict[Sample, Decimal]:
+    """docs/metrics.md, "Forecast and slipped deals", read plainly."""
+    today = ctx.now.astimezone(ctx.timezone).date()
+    month = today.replace(day=1)
+    quarter = month.replace(month=(month.month - 1) // 3 * 3 + 1)
+    won = book.get(cat.WON_REVENUE.name, {})
+    deals = book.get(metrics.OPEN_DEALS_CLOSING.name, {})
+    value = book.get(metrics.OPEN_VALUE_CLOSING.name, {})
+    weighted = book.get(metrics.OPEN_WEIGHTED_VALUE_CLOSING.name, {})
+    found: dict[Sample, Decimal] = {}
+    if not (won or deals):
+        return found
+    for granularity, start, length in (("month", month, 1), ("quarter", quarter, 3)):
+        for name, begins in (("current", start), ("next", _month_plus(start, length))):
+            ends = _month_plus(begins, length)
+            won_in = sum((v for m, v in won.items() if begins <= m < ends), Decimal(0))
+            weighted_in = sum((v for d, v in weighted.items() if begins <= d < ends), Decimal(0))
+            value_in = sum((v for d, v in value.items() if begins <= d < ends), Decimal(0))
+            shown = _sorted({**dict(labels), "granularity": granularity, "window": name})
+            found[Sample(cat.PERIOD_WON_REVENUE.name, shown, None)] = won_in
+            found[Sample(cat.FORECAST_REVENUE.name, shown, None)] = won_in + weighted_in
+            found[Sample(cat.FORECAST_REVENUE_UNWEIGHTED.name, shown, None)] = won_in + value_in
+    if deals:
+        found[Sample(cat.SLIPPED_DEALS.name, labels, None)] = sum(
+            (v for d, v in deals.items() if d < today), Decimal(0)
+        )
+        found[Sample(cat.SLIPPED_VALUE.name, labels, None)] = sum(
+            (v for d, v in value.items() if d < today), Decimal(0)
+        )
+    return found
 
 
 def _bounds(histogram: str, ctx: MetricContext) -> list[str]:

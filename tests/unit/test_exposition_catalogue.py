@@ -23,7 +23,7 @@ def _every_kind_of_deal() -> list[Deal]:
     lost.created(MONDAY, stage="mystery")
     lost.lost(MONDAY + days(3))
     still_open = Deal("open")
-    still_open.created(MONDAY, stage="proposal")
+    still_open.created(MONDAY, stage="proposal", closes_on="2026-04-30")
     return [won, lost, still_open]
 
 
