@@ -1,0 +1,112 @@
+"""`dealpulse_quota` and `dealpulse_team_quota`: the quotas of the periods around now, as text.
+
+Quotas come from the control plane (every worker holds all of them), not from
+deal state, so they are rendered apart from the business families, after them
+in the same scrape: the seller cap follows the business families' choice of
+that scrape (`seller_cap.quota_sellers_kept`), so `won / quota` matches label
+for label. Per granularity (month, quarter), the periods exported are those of
+the other metrics' exported windows counted back from now (`current`,
+`previous`, ...) and the one after (`next`), by the worker's clock in the
+window timezone. A period without quotas exports nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, tzinfo
+from decimal import Decimal
+
+from streams.domain.contributions import MISSING, ZERO, Labels
+from streams.domain.money import EXACT
+from streams.domain.quota_periods import PeriodGranularity, QuotaPeriod, period_of
+from streams.domain.quotas import PeriodQuotas
+from streams.domain.windows import local_date
+from streams.exposition.catalogue import QUOTA, QUOTA_METRICS, TEAM_QUOTA, WINDOW_LABEL
+from streams.exposition.samples import window_name
+from streams.exposition.seller_cap import (
+    OTHER_SELLER,
+    SELLER_LABEL,
+    TENANT_LABEL,
+    ShownSellers,
+    quota_sellers_kept,
+)
+from streams.exposition.text import go_float, header, label_text
+
+NEXT_WINDOW = "next"
+TEAM_LABEL = "team"
+GRANULARITY_LABEL = "granularity"
+WINDOW_START_LABEL = "window_start"
+
+QuotaSamples = dict[tuple[str, Labels], Decimal]
+"""Sample values by family name and labels (sorted by name, as `label_text` writes them)."""
+
+
+def quota_windows(now: datetime, tz: tzinfo, export_windows: int) -> dict[QuotaPeriod, str]:
+    """The periods on /metrics, each with its `window` label."""
+    today = local_date(now, tz)
+    windows: dict[QuotaPeriod, str] = {}
+    for granularity in PeriodGranularity:
+        current = period_of(today, granularity)
+        windows[current.shifted(1)] = NEXT_WINDOW
+        for back in range(export_windows):
+            windows[current.shifted(-back)] = window_name(back)
+    return windows
+
+
+def quota_samples(
+    periods: Iterable[PeriodQuotas],
+    windows: Mapping[QuotaPeriod, str],
+    shown: Mapping[str, ShownSellers],
+    max_sellers: int,
+) -> QuotaSamples:
+    """The samples of the quotas of the periods in `windows`, the seller cap applied."""
+    exported = [quotas for quotas in periods if quotas.period in windows]
+    sellers_by_tenant: dict[str, set[str]] = {}
+    for quotas in exported:
+        sellers_by_tenant.setdefault(quotas.tenant, set()).update(quotas.sellers)
+    kept = {
+        tenant: quota_sellers_kept(shown.get(tenant), sellers, max_sellers)
+        for tenant, sellers in sellers_by_tenant.items()
+    }
+    samples: QuotaSamples = {}
+    for quotas in exported:
+        period = quotas.period
+        window = (
+            (GRANULARITY_LABEL, period.granularity.value),
+            (WINDOW_START_LABEL, period.start.isoformat()),
+            (WINDOW_LABEL, windows[period]),
+        )
+        keeping = kept[quotas.tenant] if quotas.sellers else frozenset()
+        for seller, quota in quotas.sellers.items():
+            labels = _sorted(
+                (TENANT_LABEL, quotas.tenant),
+                (SELLER_LABEL, seller if seller in keeping else OTHER_SELLER),
+                (TEAM_LABEL, quota.team or MISSING),
+                *window,
+            )
+            _add(samples, (QUOTA.name, labels), quota.amount)
+        for team, amount in quotas.teams.items():
+            labels = _sorted((TENANT_LABEL, quotas.tenant), (TEAM_LABEL, team), *window)
+            _add(samples, (TEAM_QUOTA.name, labels), amount)
+    return samples
+
+
+def render_quotas(samples: QuotaSamples) -> bytes:
+    """The quota families in the Prometheus text format, samples sorted by their labels."""
+    lines: list[str] = []
+    for spec in QUOTA_METRICS:
+        lines.append(header(spec.name, spec.kind, spec.help))
+        lines.extend(
+            f"{name}{label_text(labels)} {go_float(float(value))}\n"
+            for (name, labels), value in sorted(samples.items())
+            if name == spec.name
+        )
+    return "".join(lines).encode()
+
+
+def _sorted(*pairs: tuple[str, str]) -> Labels:
+    return tuple(sorted(pairs))
+
+
+def _add(samples: QuotaSamples, key: tuple[str, Labels], amount: Decimal) -> None:
+    samples[key] = EXACT.add(samples.get(key, ZERO), amount)
