@@ -29,7 +29,7 @@ from streams.domain.metric_rows import encode_rows, rows_digest, sorted_items
 from streams.domain.quotas import PeriodQuotas
 from streams.engine.deal_engine import DealEngine, EngineError
 from streams.exposition.export_cache import Changes, ExportCache
-from streams.exposition.quota_export import quota_samples, quota_windows, render_quotas
+from streams.exposition.quota_export import QuotaExport
 from streams.ingest.ingestor import Ingestor
 from streams.kafka.topics import CONTROL_PARTITIONS
 from streams.metric_context import ContextSource, settings_clock
@@ -195,13 +195,13 @@ def build_topology(settings: Settings) -> Topology:
         """Bounded state: a few deals beyond retention (or deleted) shrink to a snapshot."""
         await engine.compact_some()
 
+    quota_export = QuotaExport(settings.export_windows, settings.max_sellers_per_tenant)
+
     def render(changes: Changes, held: tuple[PeriodQuotas, ...]) -> bytes:
         """The business families, then the quotas, capped as those were (off the loop)."""
         body = business.render(changes)
-        windows = quota_windows(changes.ctx.now, changes.ctx.timezone, settings.export_windows)
-        shown = business.shown_sellers()
-        samples = quota_samples(held, windows, shown, settings.max_sellers_per_tenant)
-        return body + render_quotas(samples)
+        ctx = changes.ctx
+        return body + quota_export.render(held, ctx.now, ctx.timezone, business.shown_sellers())
 
     async def expose_business() -> bytes:
         async with one_scrape_at_a_time:

@@ -104,6 +104,43 @@ def render_quotas(samples: QuotaSamples) -> bytes:
     return "".join(lines).encode()
 
 
+class QuotaExport:
+    """The quota families of a worker, rendered again only when what they show changed.
+
+    Quotas change when someone loads a file, the periods around now once a
+    month, the cap's choice of sellers when the business families change it; a
+    scrape otherwise reuses the last body (at 10,000 sellers in 6 periods a
+    render takes about 0.2 s of a thread).
+    """
+
+    def __init__(self, export_windows: int, max_sellers: int) -> None:
+        self._export_windows = export_windows
+        self._max_sellers = max_sellers
+        self._held: tuple[PeriodQuotas, ...] = ()
+        self._inputs: tuple[object, ...] | None = None
+        self._body = b""
+
+    def render(
+        self,
+        held: tuple[PeriodQuotas, ...],
+        now: datetime,
+        tz: tzinfo,
+        shown: Mapping[str, ShownSellers],
+    ) -> bytes:
+        """`held` is `QuotaTable.current()`, whose entries stay the same objects until their
+        period is loaded again."""
+        windows = quota_windows(now, tz, self._export_windows)
+        inputs = (windows, dict(shown))
+        same_quotas = len(held) == len(self._held) and all(
+            new is old for new, old in zip(held, self._held, strict=True)
+        )
+        if not (same_quotas and inputs == self._inputs):
+            samples = quota_samples(held, windows, shown, self._max_sellers)
+            self._body = render_quotas(samples)
+            self._held, self._inputs = held, inputs
+        return self._body
+
+
 def _sorted(*pairs: tuple[str, str]) -> Labels:
     return tuple(sorted(pairs))
 

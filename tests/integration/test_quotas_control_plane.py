@@ -14,11 +14,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from streams.kafka.topics import ensure_topics
 from tests.support.flow import Flow
+from tests.support.kafka_io import consumer_groups
 from tests.support.waiting import wait_for
 from tests.support.worker_process import WorkerProcess
 from tests.support.workload import clocked
@@ -119,6 +121,23 @@ def wait_until_shown(workers: list[WorkerProcess], expected: dict[str, float], w
     return time.monotonic() - started
 
 
+def engine_partitions_owned_once(workers: list[WorkerProcess]) -> None:
+    """Faust's consumer, in its own group, took none of the engine's partitions."""
+
+    def owned() -> list[int]:
+        return sorted(
+            partition
+            for worker in workers
+            for partition in cast(list[int], worker.health()["partitions"])
+        )
+
+    wait_for(
+        lambda: owned() == list(range(8)),
+        timeout_seconds=SHOWN_WITHIN_SECONDS,
+        what="the engine's 8 partitions owned once by the two workers",
+    )
+
+
 def test_loads_show_on_every_worker_within_seconds_and_on_one_started_later(
     flow: Flow, tmp_path: Path
 ) -> None:
@@ -134,6 +153,8 @@ def test_loads_show_on_every_worker_within_seconds_and_on_one_started_later(
         assert "of 2 tenants (acme, default)" in said
         shown_after = wait_until_shown([one, two], AFTER_FIRST, "the first load")
         print(f"first load shown on both workers {shown_after:.1f} s after it returned")
+        engine_partitions_owned_once([one, two])
+        assert {flow.app_id, f"{flow.app_id}-control"} <= consumer_groups(flow.kafka.bootstrap)
 
         said = quotas_load(flow, second)
         assert "loaded 2 quota rows (2 seller, 0 team) for 1 period (2026-11)" in said

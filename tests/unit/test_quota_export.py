@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ from streams.domain.quota_periods import QuotaPeriod, parse_period
 from streams.domain.quotas import PeriodQuotas, SellerQuota
 from streams.exposition import catalogue as cat
 from streams.exposition.quota_export import (
+    QuotaExport,
     QuotaSamples,
     quota_samples,
     quota_windows,
@@ -214,3 +216,35 @@ def test_quarters_and_months_do_not_mix() -> None:
         ("dealpulse_quota", "a", "(none)", "month", "previous"): Decimal(1),
         ("dealpulse_quota", "a", "(none)", "quarter", "current"): Decimal(3),
     }
+
+
+def test_the_export_renders_again_only_when_what_it_shows_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streams.exposition import quota_export
+
+    renders: list[int] = []
+    original = quota_export.quota_samples
+
+    def counting(*args: Any) -> QuotaSamples:
+        renders.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(quota_export, "quota_samples", counting)
+    export = QuotaExport(export_windows=2, max_sellers=1)
+    held = (period("2026-11", {"alice": ("1", None), "bob": ("2", None)}),)
+    nobody: dict[str, ShownSellers] = {}
+    first = export.render(held, NOW, UTC, nobody)
+    assert export.render(held, NOW, UTC, {}) is first
+    assert export.render(held, NOW.replace(day=20), UTC, {}) is first  # the same periods
+    assert len(renders) == 1
+    export.render(tuple(held), NOW.replace(month=12), UTC, {})  # November is now previous
+    assert len(renders) == 2
+    collapsed = {"acme": ShownSellers(frozenset({"bob"}), frozenset({"alice"}))}
+    capped = export.render(held, NOW, UTC, collapsed)
+    assert len(renders) == 3
+    assert b'seller="bob"' in capped
+    assert b'seller="__other__"' in capped
+    reloaded = (period("2026-11", {"alice": ("1", None), "bob": ("2", None)}),)  # a new load
+    export.render(reloaded, NOW, UTC, collapsed)
+    assert len(renders) == 4
