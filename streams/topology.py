@@ -119,14 +119,11 @@ def control_plane(app: faust.App, settings: Settings) -> QuotaTable:
 
     The control topic and the table have one partition each (an agent's table is
     co-partitioned with its topic). One worker's agent reads the topic; every
-    worker reads the table's changelog. Faust's global tables have pitfalls
-    (faust-streaming issues 212 and 283, and `GlobalTable`'s own warning): after
-    recovery, changes of a changelog partition a worker also recovered were
-    buffered by the recovery buffer (1,000 records by default) or not read at
-    all, so a worker saw a new load only after a restart. Hence a recovery
-    buffer of one record, which applies each change as it comes, and every
-    partition read as a standby on every worker, the writer's included
-    (`synchronize_all_active_partitions`), so reading never stops after recovery.
+    worker reads the table's changelog and applies each change as it comes:
+    every partition is a standby on every worker, the writer's included
+    (`synchronize_all_active_partitions`), so reading goes on after recovery, and
+    the recovery buffer holds one record, so nothing waits in it for more
+    (faust-streaming issues 212 and 283; `GlobalTable`'s own docstring).
     """
     control = app.topic(
         settings.topic_control,
