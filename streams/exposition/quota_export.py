@@ -7,7 +7,10 @@ that scrape (`seller_cap.quota_sellers_kept`), so `won / quota` matches label
 for label. Per granularity (month, quarter), the periods exported are those of
 the other metrics' exported windows counted back from now (`current`,
 `previous`, ...) and the one after (`next`), by the worker's clock in the
-window timezone. A period without quotas exports nothing.
+window timezone. A period without quotas exports nothing. The labels are those
+of the forecast families (`granularity`, `window`), without the deal metrics'
+`window_start`: a seller's current quota stays one series across a period's end,
+as its forecast does.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from streams.exposition.text import go_float, header, label_text
 NEXT_WINDOW = "next"
 TEAM_LABEL = "team"
 GRANULARITY_LABEL = "granularity"
-WINDOW_START_LABEL = "window_start"
 
 QuotaSamples = dict[tuple[str, Labels], Decimal]
 """Sample values by family name and labels (sorted by name, as `label_text` writes them)."""
@@ -73,7 +75,6 @@ def quota_samples(
         period = quotas.period
         window = (
             (GRANULARITY_LABEL, period.granularity.value),
-            (WINDOW_START_LABEL, period.start.isoformat()),
             (WINDOW_LABEL, windows[period]),
         )
         keeping = kept[quotas.tenant] if quotas.sellers else frozenset()

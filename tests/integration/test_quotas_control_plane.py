@@ -46,27 +46,27 @@ SECOND_LOAD = """period,seller,amount,team
 gone, dave comes; every other period stays as the first load left it."""
 
 
-def quota(seller: str, period_window: str, team: str = "emea", tenant: str = "default") -> str:
-    granularity, window_start, window = _WINDOWS[period_window]
+def quota(seller: str, period: str, team: str = "emea", tenant: str = "default") -> str:
+    granularity, window = _WINDOWS[period]
     return (
         f'dealpulse_quota{{granularity="{granularity}",seller="{seller}",team="{team}",'
-        f'tenant="{tenant}",window="{window}",window_start="{window_start}"}}'
+        f'tenant="{tenant}",window="{window}"}}'
     )
 
 
-def team_quota(team: str, period_window: str, tenant: str = "default") -> str:
-    granularity, window_start, window = _WINDOWS[period_window]
+def team_quota(team: str, period: str, tenant: str = "default") -> str:
+    granularity, window = _WINDOWS[period]
     return (
         f'dealpulse_team_quota{{granularity="{granularity}",team="{team}",tenant="{tenant}",'
-        f'window="{window}",window_start="{window_start}"}}'
+        f'window="{window}"}}'
     )
 
 
 _WINDOWS = {  # the workload's clock is 2026-11-01T00:00Z
-    "2026-10": ("month", "2026-10-01", "previous"),
-    "2026-11": ("month", "2026-11-01", "current"),
-    "2026-12": ("month", "2026-12-01", "next"),
-    "2026-Q4": ("quarter", "2026-10-01", "current"),
+    "2026-10": ("month", "previous"),
+    "2026-11": ("month", "current"),
+    "2026-12": ("month", "next"),
+    "2026-Q4": ("quarter", "current"),
 }
 
 AFTER_FIRST = {
@@ -82,7 +82,7 @@ AFTER_SECOND = {
     **{
         name: value
         for name, value in AFTER_FIRST.items()
-        if 'window_start="2026-11-01"' not in name or 'granularity="quarter"' in name
+        if 'granularity="month"' not in name or 'window="current"' not in name
     },
     quota("alice", "2026-11"): 125000.0,
     quota("dave", "2026-11", team="apac"): 70000.0,
