@@ -35,6 +35,11 @@ app = typer.Typer(
 )
 kafka_app = typer.Typer(help="The local single-node Kafka broker (KRaft, from Maven jars).")
 app.add_typer(kafka_app, name="kafka")
+quotas_app = typer.Typer(
+    help="Sales quotas, published on the control topic and held by every worker.",
+    no_args_is_help=True,
+)
+app.add_typer(quotas_app, name="quotas")
 
 
 P = ParamSpec("P")
@@ -153,6 +158,38 @@ def kafka_status() -> None:
     typer.echo(status.describe())
     if not (status.running and status.answering):
         raise typer.Exit(1)
+
+
+@quotas_app.command("load")
+@reported
+def quotas_load(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with a header: period (2026-12 or 2026-Q4), amount, seller, and "
+            "optionally team and tenant."
+        ),
+    ],
+) -> None:
+    """Publish quotas: they replace those of every (tenant, period) the file names.
+
+    The file is checked whole first; a bad row (line numbers and reasons listed)
+    loads nothing. Workers show the quotas on /metrics within seconds.
+    """
+    from streams.domain.errors import QuotaFileError
+    from streams.quotas_command import load_quotas, problem_lines
+
+    if not file.is_file():
+        what = "is a directory" if file.is_dir() else "does not exist"
+        raise ConfigurationError(f"{file} {what}: give a quota file (CSV)")
+    settings = load_settings()
+    try:
+        summary = load_quotas(settings, file)
+    except QuotaFileError as error:
+        for line in problem_lines(error):
+            typer.echo(line, err=True)
+        raise
+    typer.echo(summary.describe())
 
 
 Deals = Annotated[int, typer.Option(help="How many deals to simulate.")]

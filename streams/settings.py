@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     # --- Topics ------------------------------------------------------------
     topic_events: str = Field(default="crm.deal-events", description="The raw CRM event topic.")
     topic_dlq: str = Field(default="crm.deal-events.dlq", description="The dead-letter topic.")
+    topic_control: str = Field(
+        default="dealpulse.control",
+        description="The control topic (compacted, one partition): what `dealpulse quotas load` "
+        "publishes and every worker's Faust agent reads into its global tables.",
+    )
     topic_partitions: int = Field(default=8, ge=1, description="Partitions of the event topic.")
     topic_replication_factor: int = Field(default=1, ge=1)
 

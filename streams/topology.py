@@ -1,10 +1,12 @@
-"""The whole data flow in one place: the engine, the topics it uses, the web pages, the timers.
+"""The whole data flow in one place: the engine, the control plane, the web pages, the timers.
 
 The deal events are consumed by `DealEngine` (a batched aiokafka consumer, run
 as a task of the Faust app); Faust keeps the app and worker (lifecycle,
-signals, logging), the web pages and the timers. Topic names come from the
-settings; the changelog's name is derived from the app id and must never drift
-between releases (`streams.kafka.topics.changelog_topic`).
+signals, logging), the web pages, the timers and the control plane: an agent
+reads the control topic into a global table every worker holds whole (the
+quotas). Topic names come from the settings; changelog names derive from the
+app id and a table's name and must never drift between releases
+(`streams.kafka.topics.changelog_topic`, `QUOTA_TABLE`).
 """
 
 from __future__ import annotations
@@ -24,21 +26,32 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from streams.domain.contributions import ContributionKey
 from streams.domain.metric_rows import encode_rows, rows_digest, sorted_items
+from streams.domain.quotas import PeriodQuotas
 from streams.engine.deal_engine import DealEngine, EngineError
-from streams.exposition.export_cache import ExportCache
+from streams.exposition.export_cache import Changes, ExportCache
+from streams.exposition.quota_export import QuotaExport
 from streams.ingest.ingestor import Ingestor
+from streams.kafka.topics import CONTROL_PARTITIONS
 from streams.metric_context import ContextSource, settings_clock
 from streams.settings import Settings
-from streams.worker.app import build_app
+from streams.worker.app import build_app, control_app_id
 from streams.worker.engine_metrics import EngineCollector, EngineMetrics
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.ingest_metrics import IngestMetrics
+from streams.worker.quota_table import QuotaTable
 from streams.worker.web_guard import HEALTH_PATH, METRICS_PATH, STATE_PATH
 
 log = logging.getLogger(__name__)
 
 STATE_ROWS_PER_CHUNK = 5_000  # rows built and encoded at a time by `state_body`
 COMPACT_EVERY_SECONDS = 5.0
+
+QUOTA_TABLE = "quotas"
+"""The global table of quotas, keyed by (tenant, period). Faust names its changelog
+`<DEALPULSE_APP_ID>-control-quotas-changelog` (`quota_changelog_topic`): the quotas a worker
+recovers at start are there, so the name must not change."""
+QUOTA_AGENT = "hold-quotas"
+"""The agent that reads the control topic's quota records into `QUOTA_TABLE`."""
 
 
 def state_body(
@@ -88,15 +101,62 @@ def state_digest_body(
     )
 
 
+def quota_changelog_topic(settings: Settings) -> str:
+    """The changelog Faust gives `QUOTA_TABLE` (`<app id>-<table>-changelog`)."""
+    return f"{control_app_id(settings)}-{QUOTA_TABLE}-changelog"
+
+
 @dataclass(frozen=True)
 class Topology:
     app: faust.App
     registry: CollectorRegistry
     engine: DealEngine
+    quotas: QuotaTable
+
+
+def control_plane(app: faust.App, settings: Settings) -> QuotaTable:
+    """The control topic, the quota table every worker holds and the agent that fills it.
+
+    The control topic and the table have one partition each (an agent's table is
+    co-partitioned with its topic). One worker's agent reads the topic; every
+    worker reads the table's changelog and applies each change as it comes:
+    every partition is a standby on every worker, the writer's included
+    (`synchronize_all_active_partitions`), so reading goes on after recovery, and
+    the recovery buffer holds one record, so nothing waits in it for more
+    (faust-streaming issues 212 and 283; `GlobalTable`'s own docstring).
+    """
+    control = app.topic(
+        settings.topic_control,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",  # the agent decodes and checks the record itself
+        value_serializer="raw",
+        partitions=CONTROL_PARTITIONS,
+    )
+    table = app.GlobalTable(
+        QUOTA_TABLE,
+        partitions=CONTROL_PARTITIONS,
+        key_type=bytes,  # raw: the table holds the control records as they are
+        value_type=bytes,
+        recovery_buffer_size=1,
+        synchronize_all_active_partitions=True,
+        help="Quotas by (tenant, period), as the control topic's quota records hold them.",
+    )
+    quotas = QuotaTable(table)
+
+    @app.agent(control, name=QUOTA_AGENT)
+    async def hold_quotas(records: Any) -> None:
+        async for event in records.events():
+            message = event.message
+            where = f"{message.topic}[{message.partition}]@{message.offset}"
+            quotas.hold(event.key, event.value, where)
+
+    return quotas
 
 
 def build_topology(settings: Settings) -> Topology:
     app = build_app(settings)
+    quotas = control_plane(app, settings)
     registry = CollectorRegistry()
     clock = settings_clock(settings)
     contexts = ContextSource(settings, clock)
@@ -132,11 +192,20 @@ def build_topology(settings: Settings) -> Topology:
         """Bounded state: a few deals beyond retention (or deleted) shrink to a snapshot."""
         await engine.compact_some()
 
+    quota_export = QuotaExport(settings.export_windows, settings.max_sellers_per_tenant)
+
+    def render(changes: Changes, held: tuple[PeriodQuotas, ...]) -> bytes:
+        """The business families, then the quotas, capped as those were (off the loop)."""
+        body = business.render(changes)
+        ctx = changes.ctx
+        return body + quota_export.render(held, ctx.now, ctx.timezone, business.shown_sellers())
+
     async def expose_business() -> bytes:
         async with one_scrape_at_a_time:
             changes = business.take()  # on the loop: it reads the aggregates
+            held = quotas.current()  # and the quota table
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, business.render, changes)
+            return await loop.run_in_executor(None, render, changes, held)
 
     @app.page(METRICS_PATH)
     async def metrics(web: Any, request: Any) -> Any:
@@ -187,4 +256,4 @@ def build_topology(settings: Settings) -> Topology:
             }
         )
 
-    return Topology(app=app, registry=registry, engine=engine)
+    return Topology(app=app, registry=registry, engine=engine, quotas=quotas)

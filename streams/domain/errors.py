@@ -5,18 +5,55 @@ configuration faults, or an event that ingest should have rejected and did not::
 
     DealpulseError                         (streams.errors)
     ├── ConfigurationError                 (streams.errors)
-    │   └── PipelineConfigError            the pipeline file cannot work as given
+    │   ├── PipelineConfigError            the pipeline file cannot work as given
+    │   └── QuotaFileError                 a quota file refused: every problem, by line
     └── DomainError
         └── UnknownCurrencyError           no rate for a currency: never count it as zero
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from streams.errors import ConfigurationError, DealpulseError
 
 
 class PipelineConfigError(ConfigurationError):
     """The pipeline configuration file is unreadable or inconsistent."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """Why one line of a configuration file was refused."""
+
+    line: int
+    reason: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}: {self.detail}"
+
+
+class QuotaFileError(ConfigurationError):
+    """A quota file refused as a whole: nothing of it is loaded.
+
+    Its message is one line (what was refused, the count per reason); `problems`
+    holds every problem found, in line order, for the caller to list.
+    """
+
+    def __init__(self, source: str, problems: Sequence[FileProblem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        counts = Counter(problem.reason for problem in self.problems)
+        per_reason = ", ".join(f"{reason} {count}" for reason, count in sorted(counts.items()))
+        lines = len({problem.line for problem in self.problems})
+        super().__init__(
+            f"{source} refused, nothing loaded: {len(self.problems)} problem"
+            f"{'' if len(self.problems) == 1 else 's'} on {lines} line"
+            f"{'' if lines == 1 else 's'} ({per_reason})"
+        )
 
 
 class DomainError(DealpulseError):

@@ -224,3 +224,22 @@ SELLERS_COLLAPSED = MetricSpec(
     "cap. Labels: tenant.",
 )
 """Not a business metric (not in `ALL_METRICS`): it describes the export itself."""
+
+QUOTA = MetricSpec(
+    Metric("dealpulse_quota", ("tenant", "seller", "team"), windowed=True),
+    "Sales quota of the seller for the month or quarter (granularity), in reporting currency "
+    "units, as last loaded with `dealpulse quotas load`; the previous, current and next period "
+    'by the worker\'s clock (window). team is the team the quota row names, "(none)" if none. '
+    'A seller summed into seller="__other__" in the other metrics has its quota summed there '
+    "too. The same on every worker (every worker holds all quotas): aggregate with max, not "
+    "sum. Labels: tenant, seller, team.",
+)
+TEAM_QUOTA = MetricSpec(
+    Metric("dealpulse_team_quota", ("tenant", "team"), windowed=True),
+    "Sales quota of the team itself for the month or quarter (granularity), in reporting "
+    "currency units, as last loaded with `dealpulse quotas load` (a quota row with a team and "
+    "no seller); the previous, current and next period by the worker's clock (window). The "
+    "same on every worker: aggregate with max, not sum. Labels: tenant, team.",
+)
+QUOTA_METRICS: tuple[MetricSpec, ...] = (QUOTA, TEAM_QUOTA)
+"""The quota families: from the control plane's global table, not from deal state."""

@@ -54,6 +54,7 @@ from streams.exposition.seller_cap import (
     SELLER_LABEL,
     TENANT_LABEL,
     RankKey,
+    ShownSellers,
     as_other,
     checked_cap,
     rank_key,
@@ -217,6 +218,16 @@ class ExportCache:
         for tenant in set(self._others) - set(sellers):
             del self._others[tenant]
         return self._body(ctx, exported, active, collapsed)
+
+    def shown_sellers(self) -> dict[str, ShownSellers]:
+        """Per tenant, the sellers the last `render` showed as themselves and those it summed
+        into `__other__` (what the quota families follow, label for label)."""
+        shown: dict[str, ShownSellers] = {}
+        for tenant, names in self._sellers.items():
+            other = self._others.get(tenant)
+            collapsed = other.members if other is not None else frozenset()
+            shown[tenant] = ShownSellers(frozenset(names) - collapsed, collapsed)
+        return shown
 
     def _note_shown(self, where: GroupKey, shown: bool) -> None:
         """Keep `_sellers` and `_unsold` up to date: a scrape does not scan every group."""

@@ -21,8 +21,9 @@ cumulative buckets, `_sum` and `_count` are each summed bucket by bucket.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import NamedTuple
 
 from streams.domain.contributions import ZERO, ContributionKey, Labels
 from streams.domain.money import EXACT
@@ -87,3 +88,37 @@ def as_other(labels: Labels) -> Labels:
     return tuple(
         [(name, OTHER_SELLER) if name == SELLER_LABEL else (name, value) for name, value in labels]
     )
+
+
+class ShownSellers(NamedTuple):
+    """One tenant's sellers at the last render of the business families."""
+
+    kept: frozenset[str]
+    """Shown as themselves."""
+    collapsed: frozenset[str]
+    """Summed into `__other__`."""
+
+
+def quota_sellers_kept(
+    shown: ShownSellers | None, sellers: Iterable[str], max_sellers: int
+) -> frozenset[str]:
+    """Which of a tenant's quota `sellers` keep their own label in `dealpulse_quota`.
+
+    Label for label with the other metrics, so that won / quota divides like
+    series: a seller kept there keeps its quota's label, a seller collapsed
+    there is collapsed here too. A seller with a quota and no series on this
+    worker takes one of the places the other metrics leave free (under the
+    cap), in seller-id order, as a seller without a win ranks there; past
+    `max_sellers` it is collapsed. So at most `max_sellers` sellers keep a label.
+    """
+    kept = shown.kept if shown is not None else frozenset()
+    free = max(max_sellers - len(kept), 0)
+    keeping: set[str] = set()
+    newcomers: list[str] = []
+    for seller in sellers:
+        if seller in kept:
+            keeping.add(seller)
+        elif seller != OTHER_SELLER and (shown is None or seller not in shown.collapsed):
+            newcomers.append(seller)
+    keeping.update(sorted(set(newcomers))[:free])
+    return frozenset(keeping)

@@ -38,6 +38,13 @@ class TopicSpec:
     partitions: int
     replication_factor: int
     configs: tuple[tuple[str, str], ...] = ()
+    partitions_setting: str | None = "DEALPULSE_TOPIC_PARTITIONS"
+    """The setting that gives the partition count; None when the count is fixed."""
+
+
+CONTROL_PARTITIONS = 1
+"""The control topic's partitions: one, so every record is read in the order it was sent, and
+Faust's global tables fed from it are co-partitioned with it (one partition too)."""
 
 
 def changelog_topic(settings: Settings) -> str:
@@ -53,12 +60,24 @@ def changelog_configs(settings: Settings) -> tuple[tuple[str, str], ...]:
     )
 
 
+def control_topic(settings: Settings) -> TopicSpec:
+    """The control plane: compacted, so it keeps the newest record of every key for ever."""
+    return TopicSpec(
+        settings.topic_control,
+        CONTROL_PARTITIONS,
+        settings.topic_replication_factor,
+        (("cleanup.policy", "compact"),),
+        partitions_setting=None,
+    )
+
+
 def required_topics(settings: Settings) -> list[TopicSpec]:
     partitions, replicas = settings.topic_partitions, settings.topic_replication_factor
     return [
         TopicSpec(settings.topic_events, partitions, replicas),
         TopicSpec(settings.topic_dlq, partitions, replicas),
         TopicSpec(changelog_topic(settings), partitions, replicas, changelog_configs(settings)),
+        control_topic(settings),
     ]
 
 
@@ -95,9 +114,14 @@ async def _check_partitions(admin: Any, specs: list[TopicSpec]) -> None:
                 f"topic {spec.name!r} does not exist and could not be created "
                 f"({spec.partitions} partitions, replication factor {spec.replication_factor})"
             )
+        if found != spec.partitions and spec.partitions_setting is None:
+            raise ConfigurationError(
+                f"topic {spec.name!r} has {found} partitions where dealpulse needs "
+                f"{spec.partitions}; use another topic"
+            )
         if found != spec.partitions:
             raise ConfigurationError(
-                f"topic {spec.name!r} has {found} partitions but DEALPULSE_TOPIC_PARTITIONS is "
+                f"topic {spec.name!r} has {found} partitions but {spec.partitions_setting} is "
                 f"{spec.partitions}; set it to {found} or use another topic"
             )
 

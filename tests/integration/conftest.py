@@ -53,6 +53,7 @@ def flow(kafka: Kafka, request: pytest.FixtureRequest) -> Flow:
         kafka=kafka,
         topic=f"events.{name}",
         dlq=f"dlq.{name}",
+        control=f"control.{name}",
         app_id=f"dealpulse-{name}",
         state_dir=state_dir,
     )

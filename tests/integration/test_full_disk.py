@@ -11,9 +11,7 @@ partition writes what it held and goes on; the numbers are then exact.
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,12 +51,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def health(worker: WorkerProcess) -> dict[str, object]:
-    with urllib.request.urlopen(f"{worker.base_url}/health", timeout=10) as response:  # noqa: S310
-        body: dict[str, object] = json.loads(response.read())
-        return body
-
-
 def test_a_full_disk_stops_its_partitions_and_they_resume_exactly(
     flow: Flow, small_disk: Path
 ) -> None:
@@ -70,7 +62,7 @@ def test_a_full_disk_stops_its_partitions_and_they_resume_exactly(
 
     with WorkerProcess(env, flow.state_dir, data_dir=small_disk / "worker") as worker:
         faulted = wait_for(
-            lambda: health(worker)["faulted"],
+            lambda: worker.health()["faulted"],
             timeout_seconds=300,
             what="a partition to stop on the full disk",
         )
@@ -88,7 +80,7 @@ def test_a_full_disk_stops_its_partitions_and_they_resume_exactly(
         wait_for(
             lambda: (
                 committed_lag(flow.kafka.bootstrap, flow.app_id, flow.topic) == 0
-                and not health(worker)["faulted"]
+                and not worker.health()["faulted"]
             ),
             timeout_seconds=300,
             what="every partition to resume and commit every offset",

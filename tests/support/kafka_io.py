@@ -159,3 +159,17 @@ def topic_configs(bootstrap: str, topic: str) -> dict[str, str]:
         return {entry[0]: entry[1] for entry in entries}
 
     return asyncio.run(describe())
+
+
+def consumer_groups(bootstrap: str) -> set[str]:
+    """The ids of the consumer groups the broker knows."""
+
+    async def listed() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return {group[0] for group in await admin.list_consumer_groups()}
+        finally:
+            await admin.close()
+
+    return asyncio.run(listed())

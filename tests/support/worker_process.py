@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -102,6 +103,12 @@ class WorkerProcess:
         samples = self.try_scrape()
         assert samples is not None, f"worker /metrics did not answer; see {self.log_path}"
         return samples
+
+    def health(self) -> dict[str, object]:
+        """The worker's /health (owned partitions, lag, faults)."""
+        with urllib.request.urlopen(f"{self.base_url}/health", timeout=10) as response:  # noqa: S310 - loopback
+            body: dict[str, object] = json.loads(response.read())
+            return body
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from streams.domain.quota_file import Refusal
 from streams.ingest.rejection import Reason
 from streams.settings import Settings
 
@@ -19,3 +20,8 @@ def test_every_setting_is_documented() -> None:
 def test_every_rejection_reason_is_documented() -> None:
     text = (DOCS / "events.md").read_text()
     assert [reason.value for reason in Reason if f"`{reason.value}`" not in text] == []
+
+
+def test_every_quota_file_refusal_is_documented() -> None:
+    text = (DOCS / "metrics.md").read_text()
+    assert [reason.value for reason in Refusal if f"| `{reason.value}` |" not in text] == []

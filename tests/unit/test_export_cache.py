@@ -57,6 +57,23 @@ def assert_same_export(cached: bytes, full: bytes) -> None:
     assert parsed(cached) == parsed(full)
 
 
+def assert_shown_sellers(cache: ExportCache, body: bytes, cap: int) -> None:
+    """`shown_sellers` (what the quota families follow) says what the body shows."""
+    labelled: dict[str, set[str]] = {}
+    for _, _, _, family in parsed(body):
+        for _, labels, _ in family:
+            found = dict(labels)
+            if "seller" in found:
+                labelled.setdefault(found["tenant"], set()).add(found["seller"])
+    shown = cache.shown_sellers()
+    assert set(shown) == set(labelled)
+    for tenant, sellers in shown.items():
+        assert sellers.kept == labelled[tenant] - {OTHER_SELLER}
+        assert (OTHER_SELLER in labelled[tenant]) == bool(sellers.collapsed)
+        assert not sellers.kept & sellers.collapsed
+        assert len(sellers.kept) <= cap
+
+
 # After each event: nothing, a scrape, the clock moving (hours to weeks), a rebuild
 # from the table (an assignment), or a partition dropped (a revocation).
 ACTIONS = st.sampled_from(("none", "scrape", "scrape", "scrape", "tick", "rebuild", "drop"))
@@ -89,7 +106,9 @@ def test_the_cache_exports_what_the_full_build_exports(
         fold.accept(event, partition_of(event.deal_id, partitions))
         action = data.draw(ACTIONS)
         if action == "scrape":
-            assert_same_export(cached_body(cache), full_body(fold, contexts, cap, windows))
+            body = cached_body(cache)
+            assert_same_export(body, full_body(fold, contexts, cap, windows))
+            assert_shown_sellers(cache, body, cap)
             if as_in_the_table:  # and the live aggregates, pruned lazily, are right
                 ctx = contexts.current()
                 live = fold.aggregates(ctx)

@@ -61,3 +61,15 @@ def test_the_docs_define_every_metric() -> None:
     text = DOCS.read_text(encoding="utf-8")
     missing = [spec.name for spec in cat.ALL_METRICS if f"`{spec.name}`" not in text]
     assert missing == []
+
+
+def test_the_quota_families_follow_the_conventions_and_are_documented() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    business = {spec.name for spec in cat.ALL_METRICS}
+    for spec in cat.QUOTA_METRICS:
+        assert spec.name not in business
+        assert re.fullmatch(r"dealpulse_[a-z_]+", spec.name)
+        assert spec.kind == "gauge"
+        assert spec.labels[0] == "tenant"
+        assert f"Labels: {', '.join(spec.labels)}." in spec.help
+        assert f"`{spec.name}`" in text

@@ -32,8 +32,9 @@ def test_a_store_opens_with_them_and_keeps_deals_with_their_offset(tmp_path: Pat
 
 def test_the_changelog_is_created_compacted_with_small_segments() -> None:
     settings = Settings(changelog_segment_mb=4)
-    (changelog,) = [spec for spec in required_topics(settings) if spec.configs]
-    assert changelog.name == f"{settings.app_id}-deals-changelog"
+    name = f"{settings.app_id}-deals-changelog"
+    (changelog,) = [spec for spec in required_topics(settings) if spec.name == name]
+    assert dict(changelog.configs) == dict(changelog_configs(settings))
     assert dict(changelog_configs(settings)) == {
         "cleanup.policy": "compact",
         "segment.bytes": str(4 * MB),

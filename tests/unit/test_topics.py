@@ -48,3 +48,10 @@ def test_other_partition_counts_are_refused_at_once() -> None:
     with pytest.raises(ConfigurationError, match="has 4 partitions"):
         asyncio.run(_check_partitions(admin, [EVENTS]))
     assert admin.describes == 1
+
+
+def test_the_control_topic_has_one_partition_whatever_the_settings() -> None:
+    admin = SlowMetadata(hidden_for=0, partitions=8)
+    control = TopicSpec("control", 1, 1, partitions_setting=None)
+    with pytest.raises(ConfigurationError, match="has 8 partitions where dealpulse needs 1"):
+        asyncio.run(_check_partitions(admin, [control]))

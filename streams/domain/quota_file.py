@@ -1,0 +1,238 @@
+"""Reading a quota file (CSV) into `PeriodQuotas`, refusing the whole file on any bad row.
+
+The format (docs/metrics.md, "Quotas"): a header row naming the columns, in
+any order, from `period`, `amount`, `seller` (required), `team` and `tenant`
+(optional); then one quota per row::
+
+    period,tenant,seller,team,amount
+    2026-12,,alice,emea,120000
+    2026-Q4,,,emea,900000
+
+A row with a seller is that seller's quota (its team, if given, is the
+seller's team); a row with a team and no seller is the team's quota. An empty
+tenant is the default one. Amounts are non-negative decimals in the reporting
+currency, read as `Decimal`.
+
+A load replaces whole periods, so a file with one bad row must load nothing:
+half a period would silently drop the quotas of the rows refused. So every row
+is checked, every problem is collected with its line number, and the file is
+either read whole or refused whole (`QuotaFileError`). Parsing is Python's
+`csv` module: quoting, embedded commas and line ends are its business.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+
+from streams.domain.errors import FileProblem, QuotaFileError
+from streams.domain.events import DEFAULT_TENANT
+from streams.domain.quota_periods import QuotaPeriod, parse_period
+from streams.domain.quotas import PeriodQuotas, SellerQuota
+
+PERIOD = "period"
+AMOUNT = "amount"
+SELLER = "seller"
+TEAM = "team"
+TENANT = "tenant"
+REQUIRED_COLUMNS = (PERIOD, AMOUNT, SELLER)
+OPTIONAL_COLUMNS = (TEAM, TENANT)
+DEFAULT_MAX_AMOUNT = Decimal("1000000000000")
+"""Default of the largest amount accepted (the same as `DEALPULSE_MAX_AMOUNT` for deals)."""
+
+
+class Refusal(StrEnum):
+    """Why a line of a quota file was refused (docs/metrics.md lists each)."""
+
+    NOT_TEXT = "not_text"
+    NOT_CSV = "not_csv"
+    NO_ROWS = "no_rows"
+    UNKNOWN_COLUMN = "unknown_column"
+    MISSING_COLUMN = "missing_column"
+    DUPLICATE_COLUMN = "duplicate_column"
+    CELL_COUNT = "cell_count"
+    BAD_PERIOD = "bad_period"
+    BAD_AMOUNT = "bad_amount"
+    NEGATIVE_AMOUNT = "negative_amount"
+    AMOUNT_TOO_LARGE = "amount_too_large"
+    NO_SELLER_OR_TEAM = "no_seller_or_team"
+    DUPLICATE_ROW = "duplicate_row"
+
+
+QuotaSlot = tuple[str, str, str, QuotaPeriod]
+"""What one row sets, and a second row may not set again: tenant, `seller` or `team`, the
+seller's or team's name, period."""
+
+
+@dataclass
+class _PeriodDraft:
+    sellers: dict[str, SellerQuota] = field(default_factory=dict)
+    teams: dict[str, Decimal] = field(default_factory=dict)
+
+
+def read_quota_file(
+    path: Path, *, max_amount: Decimal = DEFAULT_MAX_AMOUNT
+) -> tuple[PeriodQuotas, ...]:
+    """The quotas of the file at `path`, by (tenant, period); `QuotaFileError` if refused."""
+    return parse_quotas(path.read_bytes(), source=path.name, max_amount=max_amount)
+
+
+def parse_quotas(
+    content: bytes, *, source: str = "quota file", max_amount: Decimal = DEFAULT_MAX_AMOUNT
+) -> tuple[PeriodQuotas, ...]:
+    """The quotas `content` holds, sorted by tenant and period; `QuotaFileError` if refused."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        raise QuotaFileError(
+            source, [FileProblem(line, Refusal.NOT_TEXT, f"not UTF-8 text ({error.reason})")]
+        ) from None
+    reader = _Reader(max_amount)
+    periods = reader.read(text)
+    if reader.problems:
+        raise QuotaFileError(source, reader.problems)
+    return periods
+
+
+class _Reader:
+    """One pass over a file: the periods it sets, and every problem, in line order."""
+
+    def __init__(self, max_amount: Decimal) -> None:
+        self.max_amount = max_amount
+        self.problems: list[FileProblem] = []
+        self._columns: dict[str, int] = {}
+        self._width = 0
+        self._set_at: dict[QuotaSlot, int] = {}
+        self._drafts: dict[tuple[str, QuotaPeriod], _PeriodDraft] = {}
+
+    def refuse(self, line: int, reason: Refusal, detail: str) -> None:
+        self.problems.append(FileProblem(line, reason, detail))
+
+    def read(self, text: str) -> tuple[PeriodQuotas, ...]:
+        rows = _rows(text)
+        try:
+            header = next(rows, None)
+            if header is None:
+                self.refuse(1, Refusal.NO_ROWS, "the file is empty: give a header row, then quotas")
+                return ()
+            if not self._header(*header):
+                return ()
+            found = False
+            for line, cells in rows:
+                found = True
+                self._row(line, cells)
+        except _CsvError as error:
+            self.refuse(error.line, Refusal.NOT_CSV, error.detail)
+            return ()
+        if not found:
+            self.refuse(header[0], Refusal.NO_ROWS, "a header and no quota row")
+        return tuple(
+            PeriodQuotas(tenant, period, draft.sellers, draft.teams)
+            for (tenant, period), draft in sorted(self._drafts.items())
+        )
+
+    def _header(self, line: int, cells: list[str]) -> bool:
+        known = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+        for index, cell in enumerate(cells):
+            name = cell.strip().lower()
+            if name not in known:
+                self.refuse(line, Refusal.UNKNOWN_COLUMN, f"{cell!r} (columns: {', '.join(known)})")
+            elif name in self._columns:
+                self.refuse(line, Refusal.DUPLICATE_COLUMN, f"{name!r} twice")
+            else:
+                self._columns[name] = index
+        for name in REQUIRED_COLUMNS:
+            if name not in self._columns:
+                self.refuse(line, Refusal.MISSING_COLUMN, f"no {name!r} column")
+        self._width = len(cells)
+        return not self.problems
+
+    def _row(self, line: int, cells: list[str]) -> None:
+        if len(cells) != self._width:
+            self.refuse(
+                line,
+                Refusal.CELL_COUNT,
+                f"{len(cells)} cells where the header has {self._width} "
+                "(a comma in an amount? write 1000.50, not 1,000.50)",
+            )
+            return
+        problems_before = len(self.problems)
+        period = self._period(line, self._cell(cells, PERIOD))
+        amount = self._amount(line, self._cell(cells, AMOUNT))
+        seller, team = self._cell(cells, SELLER), self._cell(cells, TEAM)
+        tenant = self._cell(cells, TENANT) or DEFAULT_TENANT
+        if not seller and not team:
+            self.refuse(line, Refusal.NO_SELLER_OR_TEAM, "give a seller, or a team for its quota")
+        if period is None or amount is None or len(self.problems) > problems_before:
+            return
+        what = (tenant, SELLER, seller, period) if seller else (tenant, TEAM, team, period)
+        first = self._set_at.setdefault(what, line)
+        if first != line:
+            self.refuse(
+                line,
+                Refusal.DUPLICATE_ROW,
+                f"{what[1]} {what[2]!r} of tenant {tenant!r} in {period} is on line {first} too",
+            )
+            return
+        draft = self._drafts.setdefault((tenant, period), _PeriodDraft())
+        if seller:
+            draft.sellers[seller] = SellerQuota(amount, team or None)
+        else:
+            draft.teams[team] = amount
+
+    def _cell(self, cells: list[str], column: str) -> str:
+        index = self._columns.get(column)
+        return "" if index is None else cells[index].strip()
+
+    def _period(self, line: int, text: str) -> QuotaPeriod | None:
+        try:
+            return parse_period(text)
+        except ValueError as error:
+            self.refuse(line, Refusal.BAD_PERIOD, str(error) if text else "no period")
+            return None
+
+    def _amount(self, line: int, text: str) -> Decimal | None:
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite():
+            shown = f"{text!r} is not a decimal number" if text else "no amount"
+            self.refuse(line, Refusal.BAD_AMOUNT, shown)
+            return None
+        if amount < 0:
+            self.refuse(line, Refusal.NEGATIVE_AMOUNT, f"{text} is below zero")
+            return None
+        if amount > self.max_amount:
+            self.refuse(line, Refusal.AMOUNT_TOO_LARGE, f"{text} is over {self.max_amount}")
+            return None
+        return amount + 0  # -0 and 0 alike
+
+
+class _CsvError(Exception):
+    def __init__(self, line: int, detail: str) -> None:
+        super().__init__(detail)
+        self.line = line
+        self.detail = detail
+
+
+def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank row with the line it starts on; `_CsvError` where the CSV breaks."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise _CsvError(reader.line_num or line, str(error)) from None
+        if any(cell.strip() for cell in cells):
+            yield line, cells
+        line = reader.line_num + 1
