@@ -15,7 +15,9 @@ One run proves, in this order:
    This runs while both workers are up: a worker down would, by design, inhibit it
    (DealpulseWorkerDown).
 3. **Boards.** Every query of every panel of both Grafana boards, its variables filled for
-   tenant "default", returns at least one series with a value (not NaN). It runs right
+   tenant "default", returns at least one series with a value (not NaN). The workload's
+   sellers have this month's quotas, in two teams (loaded with `dealpulse quotas load`'s
+   `load_quotas` onto the flow's control topic), so the quota panels have data. It runs right
    after the resumed events of step 2 are folded, so the rate panels show real rates.
 4. **A worker killed.** After `kill -9` of one worker, the survivor owns all eight
    partitions; Prometheus again equals the batch (now with the resumed events) and no
@@ -47,6 +49,7 @@ from streams.exposition import catalogue as cat
 from streams.exposition.samples import exposition_samples
 from streams.kafka.topics import ensure_topics
 from streams.metric_context import build_context
+from streams.quotas_command import load_quotas
 from streams.settings import Settings
 from streams.simulator import OutboundMessage, SimulationConfig, generate
 from streams.simulator.messages import WireEvent, encode_event, format_timestamp
@@ -106,6 +109,9 @@ STALL_WINDOW = "15s"
 
 PARTITIONS = list(range(8))
 TENANT = "default"
+QUOTA_SELLERS = 40
+"""The workload's sellers ("seller-001"...): each gets a quota for this month."""
+HIGH_QUOTA = 100_000
 CONSUME_TIMEOUT_SECONDS = 300.0
 PROMETHEUS_TIMEOUT_SECONDS = 120.0
 ALERT_TIMEOUT_SECONDS = 120.0
@@ -267,6 +273,7 @@ def test_prometheus_boards_and_alerts_end_to_end(
     workers: tuple[WorkerProcess, WorkerProcess],
     prometheus: Prometheus,
     receiver: WebhookReceiver,
+    tmp_path: Path,
 ) -> None:
     settings = workers_settings(flow)
     initial = [*generate(WORKLOAD, now=E2E_CLOCK), deal_without_created()]
@@ -279,6 +286,8 @@ def test_prometheus_boards_and_alerts_end_to_end(
     # Both join before any event comes: joining mid-stream is test_crash_and_rebalance's
     # subject; this test follows the numbers from Kafka to Prometheus.
     wait_for(lambda: owners(workers), timeout_seconds=120, what="disjoint owners of 0..7")
+    high = {f"seller-{number:03d}": HIGH_QUOTA for number in range(1, QUOTA_SELLERS + 1)}
+    load_quotas(settings, quota_file(tmp_path / "quotas.csv", high))
     produce(flow.kafka.bootstrap, flow.topic, initial)
 
     # 1. Sums across two workers equal the batch.
@@ -354,6 +363,18 @@ def test_prometheus_boards_and_alerts_end_to_end(
 def workers_settings(flow: Flow) -> Settings:
     """The settings the workers run with (their environment), for the batch computation."""
     return flow.settings().model_copy(update=RETENTION)
+
+
+def quota_file(path: Path, quotas: Mapping[str, int]) -> Path:
+    """This month's `quotas` by seller ("seller-NNN"), in teams east (odd numbers, with a
+    team quota of its own) and west (the sum of its sellers')."""
+    month = E2E_CLOCK.strftime("%Y-%m")
+    rows = ["period,seller,team,amount", f"{month},,east,2000000"]
+    for seller, amount in sorted(quotas.items()):
+        team = "east" if int(seller.removeprefix("seller-")) % 2 else "west"
+        rows.append(f"{month},{seller},{team},{amount}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
 
 def deal_without_created() -> OutboundMessage:
