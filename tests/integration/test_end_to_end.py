@@ -19,7 +19,11 @@ One run proves, in this order:
    sellers have this month's quotas, in two teams (loaded with `dealpulse quotas load`'s
    `load_quotas` onto the flow's control topic), so the quota panels have data. It runs right
    after the resumed events of step 2 are folded, so the rate panels show real rates.
-4. **A worker killed.** After `kill -9` of one worker, the survivor owns all eight
+4. **A seller behind pace.** Quotas of 100,000 for every seller make those who won little
+   this month behind pace: DealpulseSellerBehindPace fires at the webhook; a second load
+   replacing the month with a quota of 1 for each seller who won this month (and none for
+   the others) resolves it.
+5. **A worker killed.** After `kill -9` of one worker, the survivor owns all eight
    partitions; Prometheus again equals the batch (now with the resumed events) and no
    series is exported twice.
 
@@ -57,6 +61,7 @@ from tests.support.flow import Flow
 from tests.support.kafka_io import committed_lag, produce
 from tests.support.oracle import batch_result, worker_partitions
 from tests.support.prometheus_stack import (
+    PACE_ALERT,
     RECORDING_RULES,
     STALL_ALERT,
     Alertmanager,
@@ -68,10 +73,11 @@ from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
-E2E_CLOCK = datetime(2026, 11, 4, 23, 0, tzinfo=UTC)
+E2E_CLOCK = datetime(2026, 11, 11, 23, 0, tzinfo=UTC)
 """The workers' fixed clock: a Wednesday evening, so today, this week and this month all
 hold events (`tests.support.workload.CLOCK` is a midnight: its current day is empty, and
-the boards show current windows)."""
+the boards show current windows); over a fifth of the month has elapsed, past which
+DealpulseSellerBehindPace may fire."""
 
 WORKLOAD = SimulationConfig(
     seed=20,
@@ -112,6 +118,7 @@ TENANT = "default"
 QUOTA_SELLERS = 40
 """The workload's sellers ("seller-001"...): each gets a quota for this month."""
 HIGH_QUOTA = 100_000
+LOW_QUOTA = 1
 CONSUME_TIMEOUT_SECONDS = 300.0
 PROMETHEUS_TIMEOUT_SECONDS = 120.0
 ALERT_TIMEOUT_SECONDS = 120.0
@@ -334,7 +341,23 @@ def test_prometheus_boards_and_alerts_end_to_end(
         what=f"{STALL_ALERT} firing again once the resumed events are folded",
     )
 
-    # 4. One worker killed: the survivor takes over, sums still equal, nothing twice.
+    # 4. A seller behind pace fires; a lower quota resolves it.
+    wait_for(
+        lambda: receiver.latest_status(PACE_ALERT) == "firing",
+        timeout_seconds=ALERT_TIMEOUT_SECONDS,
+        what=f"{PACE_ALERT} firing at the webhook",
+    )
+    assert receiver.receivers_notified(PACE_ALERT) == {"warning"}
+    lowered_at = time.monotonic()
+    low = dict.fromkeys(sellers_who_won_this_month(expected_initial), LOW_QUOTA)
+    load_quotas(settings, quota_file(tmp_path / "lowered.csv", low))
+    wait_for(
+        lambda: receiver.latest_status(PACE_ALERT, since=lowered_at) == "resolved",
+        timeout_seconds=ALERT_TIMEOUT_SECONDS,
+        what=f"{PACE_ALERT} resolved at the webhook",
+    )
+
+    # 5. One worker killed: the survivor takes over, sums still equal, nothing twice.
     killed, survivor = workers
     killed.kill()
     wait_for(
@@ -375,6 +398,20 @@ def quota_file(path: Path, quotas: Mapping[str, int]) -> Path:
         rows.append(f"{month},{seller},{team},{amount}")
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
+
+
+def sellers_who_won_this_month(expected: Exported) -> set[str]:
+    """Sellers of tenant "default" with won revenue in the current month."""
+    return {
+        labels["seller"]
+        for labels, value in (
+            (dict(pairs), value) for pairs, value in expected[cat.PERIOD_WON_REVENUE.name].items()
+        )
+        if labels["tenant"] == TENANT
+        and labels["granularity"] == "month"
+        and labels["window"] == "current"
+        and value > 0
+    }
 
 
 def deal_without_created() -> OutboundMessage:
