@@ -29,6 +29,7 @@ from streams.domain.metric_rows import encode_rows, rows_digest, sorted_items
 from streams.domain.quotas import PeriodQuotas
 from streams.engine.deal_engine import DealEngine, EngineError
 from streams.exposition.export_cache import Changes, ExportCache
+from streams.exposition.period_elapsed import render_elapsed
 from streams.exposition.quota_export import QuotaExport
 from streams.ingest.ingestor import Ingestor
 from streams.kafka.topics import CONTROL_PARTITIONS
@@ -195,10 +196,13 @@ def build_topology(settings: Settings) -> Topology:
     quota_export = QuotaExport(settings.export_windows, settings.max_sellers_per_tenant)
 
     def render(changes: Changes, held: tuple[PeriodQuotas, ...]) -> bytes:
-        """The business families, then the quotas, capped as those were (off the loop)."""
+        """The business families, then the quotas, capped as those were, then the elapsed
+        fraction of the periods (off the loop)."""
         body = business.render(changes)
         ctx = changes.ctx
-        return body + quota_export.render(held, ctx.now, ctx.timezone, business.shown_sellers())
+        shown = business.shown_sellers()
+        quota_body = quota_export.render(held, ctx.now, ctx.timezone, shown)
+        return body + quota_body + render_elapsed(ctx.now, ctx.timezone)
 
     async def expose_business() -> bytes:
         async with one_scrape_at_a_time:

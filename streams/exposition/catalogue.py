@@ -225,6 +225,15 @@ SELLERS_COLLAPSED = MetricSpec(
 )
 """Not a business metric (not in `ALL_METRICS`): it describes the export itself."""
 
+PERIOD_ELAPSED = MetricSpec(
+    Metric("dealpulse_period_elapsed_ratio", (), windowed=True),
+    "Fraction of the current month or quarter (granularity; window is current) elapsed by "
+    "the worker's clock, from 0 at the period's local midnight start in the window timezone "
+    "to 1 at its end: what pace divides quota attainment by. The same on every worker: "
+    "aggregate with max, not sum. Labels: granularity, window.",
+)
+"""Not a business metric: it describes the worker's calendar, for the pace rules."""
+
 QUOTA = MetricSpec(
     Metric("dealpulse_quota", ("tenant", "seller", "team"), windowed=True),
     "Sales quota of the seller for the month or quarter (granularity), in reporting currency "

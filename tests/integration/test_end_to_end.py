@@ -15,9 +15,15 @@ One run proves, in this order:
    This runs while both workers are up: a worker down would, by design, inhibit it
    (DealpulseWorkerDown).
 3. **Boards.** Every query of every panel of both Grafana boards, its variables filled for
-   tenant "default", returns at least one series with a value (not NaN). It runs right
+   tenant "default", returns at least one series with a value (not NaN). The workload's
+   sellers have this month's quotas, in two teams (loaded with `dealpulse quotas load`'s
+   `load_quotas` onto the flow's control topic), so the quota panels have data. It runs right
    after the resumed events of step 2 are folded, so the rate panels show real rates.
-4. **A worker killed.** After `kill -9` of one worker, the survivor owns all eight
+4. **A seller behind pace.** Quotas of 100,000 for every seller make those who won little
+   this month behind pace: DealpulseSellerBehindPace fires at the webhook; a second load
+   replacing the month with a quota of 1 for each seller who won this month (and none for
+   the others) resolves it.
+5. **A worker killed.** After `kill -9` of one worker, the survivor owns all eight
    partitions; Prometheus again equals the batch (now with the resumed events) and no
    series is exported twice.
 
@@ -47,6 +53,7 @@ from streams.exposition import catalogue as cat
 from streams.exposition.samples import exposition_samples
 from streams.kafka.topics import ensure_topics
 from streams.metric_context import build_context
+from streams.quotas_command import load_quotas
 from streams.settings import Settings
 from streams.simulator import OutboundMessage, SimulationConfig, generate
 from streams.simulator.messages import WireEvent, encode_event, format_timestamp
@@ -54,6 +61,7 @@ from tests.support.flow import Flow
 from tests.support.kafka_io import committed_lag, produce
 from tests.support.oracle import batch_result, worker_partitions
 from tests.support.prometheus_stack import (
+    PACE_ALERT,
     RECORDING_RULES,
     STALL_ALERT,
     Alertmanager,
@@ -65,10 +73,11 @@ from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
-E2E_CLOCK = datetime(2026, 11, 4, 23, 0, tzinfo=UTC)
+E2E_CLOCK = datetime(2026, 11, 11, 23, 0, tzinfo=UTC)
 """The workers' fixed clock: a Wednesday evening, so today, this week and this month all
 hold events (`tests.support.workload.CLOCK` is a midnight: its current day is empty, and
-the boards show current windows)."""
+the boards show current windows); over a fifth of the month has elapsed, past which
+DealpulseSellerBehindPace may fire."""
 
 WORKLOAD = SimulationConfig(
     seed=20,
@@ -106,6 +115,10 @@ STALL_WINDOW = "15s"
 
 PARTITIONS = list(range(8))
 TENANT = "default"
+QUOTA_SELLERS = 40
+"""The workload's sellers ("seller-001"...): each gets a quota for this month."""
+HIGH_QUOTA = 100_000
+LOW_QUOTA = 1
 CONSUME_TIMEOUT_SECONDS = 300.0
 PROMETHEUS_TIMEOUT_SECONDS = 120.0
 ALERT_TIMEOUT_SECONDS = 120.0
@@ -249,12 +262,15 @@ def prometheus(
 
 
 def test_every_recorded_ratio_is_checked() -> None:
+    """Every ratio of the deal windows (`window_start`) is compared with the batch; the quota
+    ratios (attainment, pace, forecast attainment) are checked by promtool's tests and, here,
+    by the board's panels."""
     rules = yaml.safe_load(RECORDING_RULES.read_text())
     recorded = {
         rule["record"]
         for group in rules["groups"]
         for rule in group["rules"]
-        if rule.get("record", "").endswith(":ratio")
+        if rule.get("record", "").endswith(":ratio") and "window_start" in rule["record"]
     }
     assert recorded == {ratio.rule(level) for ratio in RATIOS for level in ratio.levels}
 
@@ -264,6 +280,7 @@ def test_prometheus_boards_and_alerts_end_to_end(
     workers: tuple[WorkerProcess, WorkerProcess],
     prometheus: Prometheus,
     receiver: WebhookReceiver,
+    tmp_path: Path,
 ) -> None:
     settings = workers_settings(flow)
     initial = [*generate(WORKLOAD, now=E2E_CLOCK), deal_without_created()]
@@ -276,6 +293,8 @@ def test_prometheus_boards_and_alerts_end_to_end(
     # Both join before any event comes: joining mid-stream is test_crash_and_rebalance's
     # subject; this test follows the numbers from Kafka to Prometheus.
     wait_for(lambda: owners(workers), timeout_seconds=120, what="disjoint owners of 0..7")
+    high = {f"seller-{number:03d}": HIGH_QUOTA for number in range(1, QUOTA_SELLERS + 1)}
+    load_quotas(settings, quota_file(tmp_path / "quotas.csv", high))
     produce(flow.kafka.bootstrap, flow.topic, initial)
 
     # 1. Sums across two workers equal the batch.
@@ -322,7 +341,23 @@ def test_prometheus_boards_and_alerts_end_to_end(
         what=f"{STALL_ALERT} firing again once the resumed events are folded",
     )
 
-    # 4. One worker killed: the survivor takes over, sums still equal, nothing twice.
+    # 4. A seller behind pace fires; a lower quota resolves it.
+    wait_for(
+        lambda: receiver.latest_status(PACE_ALERT) == "firing",
+        timeout_seconds=ALERT_TIMEOUT_SECONDS,
+        what=f"{PACE_ALERT} firing at the webhook",
+    )
+    assert receiver.receivers_notified(PACE_ALERT) == {"warning"}
+    lowered_at = time.monotonic()
+    low = dict.fromkeys(sellers_who_won_this_month(expected_initial), LOW_QUOTA)
+    load_quotas(settings, quota_file(tmp_path / "lowered.csv", low))
+    wait_for(
+        lambda: receiver.latest_status(PACE_ALERT, since=lowered_at) == "resolved",
+        timeout_seconds=ALERT_TIMEOUT_SECONDS,
+        what=f"{PACE_ALERT} resolved at the webhook",
+    )
+
+    # 5. One worker killed: the survivor takes over, sums still equal, nothing twice.
     killed, survivor = workers
     killed.kill()
     wait_for(
@@ -351,6 +386,32 @@ def test_prometheus_boards_and_alerts_end_to_end(
 def workers_settings(flow: Flow) -> Settings:
     """The settings the workers run with (their environment), for the batch computation."""
     return flow.settings().model_copy(update=RETENTION)
+
+
+def quota_file(path: Path, quotas: Mapping[str, int]) -> Path:
+    """This month's `quotas` by seller ("seller-NNN"), in teams east (odd numbers, with a
+    team quota of its own) and west (the sum of its sellers')."""
+    month = E2E_CLOCK.strftime("%Y-%m")
+    rows = ["period,seller,team,amount", f"{month},,east,2000000"]
+    for seller, amount in sorted(quotas.items()):
+        team = "east" if int(seller.removeprefix("seller-")) % 2 else "west"
+        rows.append(f"{month},{seller},{team},{amount}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def sellers_who_won_this_month(expected: Exported) -> set[str]:
+    """Sellers of tenant "default" with won revenue in the current month."""
+    return {
+        labels["seller"]
+        for labels, value in (
+            (dict(pairs), value) for pairs, value in expected[cat.PERIOD_WON_REVENUE.name].items()
+        )
+        if labels["tenant"] == TENANT
+        and labels["granularity"] == "month"
+        and labels["window"] == "current"
+        and value > 0
+    }
 
 
 def deal_without_created() -> OutboundMessage:

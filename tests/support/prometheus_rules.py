@@ -42,6 +42,7 @@ def catalogue_series() -> set[str]:
         names.add(spec.name)
         if spec.kind == "histogram":
             names.update({spec.bucket, spec.sum, spec.count})
+    names.update(spec.name for spec in (*cat.QUOTA_METRICS, cat.PERIOD_ELAPSED))
     return names
 
 

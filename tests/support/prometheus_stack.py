@@ -7,7 +7,8 @@ configuration is generated from the deployed files, changing only what a test mu
 - `prometheus.yml`: scrapes every 2 s and rule evaluation every second, the test's
   workers as targets, the test's Alertmanager, absolute rule paths. The recording rules are used as
   deployed; the alert rules are a copy in which the ingestion-stalled alert looks back
-  `stall_window` instead of 10 minutes (`shortened_alerts`), so a stall shows in seconds.
+  `stall_window` instead of 10 minutes (`shortened_alerts`), so a stall shows in seconds,
+  and the seller-behind-pace alert waits `stall_window` instead of its 2 hours.
 - `alertmanager.yml`: every webhook posts to the test's `WebhookReceiver`, and every route
   waits and repeats on a scale of seconds (`TEST_ROUTE_TIMING`).
 
@@ -46,6 +47,7 @@ ALERT_RULES = REPO_ROOT / "deploy" / "prometheus" / "rules" / "alerts.yml"
 ALERTMANAGER_CONFIG = REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 
 STALL_ALERT = "DealpulseIngestionStalled"
+PACE_ALERT = "DealpulseSellerBehindPace"
 DEPLOYED_STALL_WINDOW = "10m"
 TEST_SCRAPE_INTERVAL = "2s"
 """Scrape interval and timeout of the test's Prometheus. A scrape blocks the worker's event
@@ -72,16 +74,11 @@ AlertStatus = Literal["firing", "resolved"]
 
 def shortened_alerts(stall_window: str) -> dict[str, Any]:
     """alerts.yml with the ingestion-stalled alert's `[10m]` range (and `for`, if it gets one)
-    shortened to `stall_window`; every other rule as deployed."""
+    and the seller-behind-pace alert's `for` shortened to `stall_window`; every other rule as
+    deployed."""
     rules: dict[str, Any] = yaml.safe_load(ALERT_RULES.read_text())
-    stall = [
-        rule
-        for group in rules["groups"]
-        for rule in group["rules"]
-        if rule.get("alert") == STALL_ALERT
-    ]
-    assert len(stall) == 1, f"{ALERT_RULES} should define {STALL_ALERT} once"
-    (rule,) = stall
+    _alert(rules, PACE_ALERT)["for"] = stall_window
+    rule = _alert(rules, STALL_ALERT)
     deployed = f"[{DEPLOYED_STALL_WINDOW}]"
     assert deployed in rule["expr"], (
         f"{STALL_ALERT} no longer looks back {deployed}: adapt the test"
@@ -90,6 +87,16 @@ def shortened_alerts(stall_window: str) -> dict[str, Any]:
     if "for" in rule:
         rule["for"] = stall_window
     return rules
+
+
+def _alert(rules: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The one rule of alert `name` in the rule groups `rules`, to change in place."""
+    found = [
+        rule for group in rules["groups"] for rule in group["rules"] if rule.get("alert") == name
+    ]
+    assert len(found) == 1, f"{ALERT_RULES} should define {name} once"
+    rule: dict[str, Any] = found[0]
+    return rule
 
 
 def prometheus_config(

@@ -210,4 +210,7 @@ def test_the_issue_s_alerts_exist() -> None:
         "DealpulsePartitionStorageFailed",
         "DealpulseWorkerDown",
         "DealpulsePartitionsUnowned",
+        "DealpulseSellerBehindPace",
+        "DealpulseForecastBelowQuota",
+        "DealpulseSlippedDealsRising",
     }

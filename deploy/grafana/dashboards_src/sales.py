@@ -3,7 +3,8 @@
 Variables: tenant (one), pipeline and seller (several, or all), granularity (the window the
 panels over time show: day, week or month) and stage (the time-in-stage panels). Every
 windowed query reads the current window (`window="current"`) of its granularity; the
-leaderboards fix theirs (today, this week, this month).
+leaderboards fix theirs (today, this week, this month), and so does the quota row (this
+month: `quotas.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from deploy.grafana.dashboards_src.panels import (
     stat_panel,
     time_series,
 )
+from deploy.grafana.dashboards_src.quotas import quota_panels
 from streams.exposition import catalogue as cat
 
 UID = "dealpulse-sales-overview"
@@ -126,7 +128,7 @@ def sales_overview() -> dashboard.Dashboard:
     active = q.select(cat.DEALS_ACTIVE_AT_WINDOW_START.name, *_SELLER_FILTERS, *_CHOSEN)
     by_pipeline = ["pipeline"]
     by_stage = ["pipeline", "stage"]
-    return (
+    board = (
         dashboard.Dashboard("Sales overview")
         .uid(UID)
         .description(
@@ -366,4 +368,8 @@ def sales_overview() -> dashboard.Dashboard:
                 ),
             )
         )
+        .with_row(dashboard.Row("Quotas and forecast (this month)"))
     )
+    for panel in quota_panels(CURRENCY_UNIT):
+        board = board.with_panel(panel)
+    return board
