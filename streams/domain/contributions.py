@@ -380,15 +380,22 @@ def _add_open(
     part: tuple[str, str | None, str | None, Money | None], sink: ContributionSink
 ) -> None:
     tenant, pipeline, stage_name, amount = part
-    ctx = sink.ctx
     stage = _stage_labels(tenant, pipeline, stage_name)
-    value = _reporting(amount, ctx)
-    spec = ctx.pipelines.get(pipeline)
-    probability = None if spec is None or stage_name is None else spec.win_probability(stage_name)
-    weighted = multiply_exact(value, probability) if probability is not None else ZERO
+    value, weighted = _open_values(pipeline, stage_name, amount, sink.ctx)
     sink.add(metrics.OPEN_DEALS.name, stage, None, ONE)
     sink.add(metrics.OPEN_PIPELINE_VALUE.name, stage, None, value)
     sink.add(metrics.OPEN_PIPELINE_WEIGHTED_VALUE.name, stage, None, weighted)
+
+
+def _open_values(
+    pipeline: str | None, stage_name: str | None, amount: Money | None, ctx: MetricContext
+) -> tuple[Decimal, Decimal]:
+    """An open deal's value in the reporting currency, and that times its stage's win
+    probability (0 for a stage or pipeline the configuration lacks)."""
+    value = _reporting(amount, ctx)
+    spec = ctx.pipelines.get(pipeline)
+    probability = None if spec is None or stage_name is None else spec.win_probability(stage_name)
+    return value, multiply_exact(value, probability) if probability is not None else ZERO
 
 
 def _add_closing(
@@ -396,14 +403,10 @@ def _add_closing(
     sink: ContributionSink,
 ) -> None:
     tenant, pipeline, seller, stage_name, amount, closes_on = part
-    ctx = sink.ctx
     closing = labels(
         tenant=tenant, pipeline=pipeline, seller=seller, expected_close=closes_on.isoformat()
     )
-    value = _reporting(amount, ctx)
-    spec = ctx.pipelines.get(pipeline)
-    probability = None if spec is None or stage_name is None else spec.win_probability(stage_name)
-    weighted = multiply_exact(value, probability) if probability is not None else ZERO
+    value, weighted = _open_values(pipeline, stage_name, amount, sink.ctx)
     sink.add(metrics.OPEN_DEALS_CLOSING.name, closing, None, ONE)
     sink.add(metrics.OPEN_VALUE_CLOSING.name, closing, None, value)
     sink.add(metrics.OPEN_WEIGHTED_VALUE_CLOSING.name, closing, None, weighted)
