@@ -3,10 +3,11 @@
 The deal events are consumed by `DealEngine` (a batched aiokafka consumer, run
 as a task of the Faust app); Faust keeps the app and worker (lifecycle,
 signals, logging), the web pages, the timers and the control plane: an agent
-reads the control topic into a global table every worker holds whole (the
-quotas). Topic names come from the settings; changelog names derive from the
-app id and a table's name and must never drift between releases
-(`streams.kafka.topics.changelog_topic`, `QUOTA_TABLE`).
+reads the control topic into global tables every worker holds whole (the
+quotas; the loaded pipelines and rates, which the engine follows). Topic names
+come from the settings; changelog names derive from the app id and a table's
+name and must never drift between releases
+(`streams.kafka.topics.changelog_topic`, `QUOTA_TABLE`, `SETTINGS_TABLE`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from streams.worker.engine_metrics import EngineCollector, EngineMetrics
 from streams.worker.fold_metrics import FoldMetrics
 from streams.worker.ingest_metrics import IngestMetrics
 from streams.worker.quota_table import QuotaTable
+from streams.worker.settings_table import SettingsTable
 from streams.worker.web_guard import HEALTH_PATH, METRICS_PATH, STATE_PATH
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,11 @@ QUOTA_TABLE = "quotas"
 recovers at start are there, so the name must not change."""
 QUOTA_AGENT = "hold-quotas"
 """The agent that reads the control topic's quota records into `QUOTA_TABLE`."""
+SETTINGS_TABLE = "settings"
+"""The global table of the loaded pipeline configuration and rates (changelog
+`<DEALPULSE_APP_ID>-control-settings-changelog`): its name must not change either."""
+SETTINGS_AGENT = "hold-settings"
+"""The agent that reads the control topic's pipelines and rates records into `SETTINGS_TABLE`."""
 
 
 def state_body(
@@ -107,57 +114,97 @@ def quota_changelog_topic(settings: Settings) -> str:
     return f"{control_app_id(settings)}-{QUOTA_TABLE}-changelog"
 
 
+def settings_changelog_topic(settings: Settings) -> str:
+    """The changelog Faust gives `SETTINGS_TABLE`."""
+    return f"{control_app_id(settings)}-{SETTINGS_TABLE}-changelog"
+
+
 @dataclass(frozen=True)
 class Topology:
     app: faust.App
     registry: CollectorRegistry
     engine: DealEngine
     quotas: QuotaTable
+    loaded: SettingsTable
 
 
-def control_plane(app: faust.App, settings: Settings) -> QuotaTable:
-    """The control topic, the quota table every worker holds and the agent that fills it.
+@dataclass(frozen=True)
+class ControlPlane:
+    quotas: QuotaTable
+    loaded: SettingsTable
 
-    The control topic and the table have one partition each (an agent's table is
-    co-partitioned with its topic). One worker's agent reads the topic; every
-    worker reads the table's changelog and applies each change as it comes:
-    every partition is a standby on every worker, the writer's included
-    (`synchronize_all_active_partitions`), so reading goes on after recovery, and
-    the recovery buffer holds one record, so nothing waits in it for more
-    (faust-streaming issues 212 and 283; `GlobalTable`'s own docstring).
+
+def control_plane(app: faust.App, settings: Settings) -> ControlPlane:
+    """The control topic, the tables every worker holds and the agents that fill them.
+
+    The control topic and the tables have one partition each (an agent's table is
+    co-partitioned with its topic). One worker's agents read the topic (each agent
+    sees every record and keeps its own kind); every worker reads the tables'
+    changelogs and applies each change as it comes: every partition is a standby
+    on every worker, the writer's included (`synchronize_all_active_partitions`),
+    so reading goes on after recovery, and the recovery buffer holds one record,
+    so nothing waits in it for more (faust-streaming issues 212 and 283;
+    `GlobalTable`'s own docstring).
     """
     control = app.topic(
         settings.topic_control,
         key_type=bytes,
         value_type=bytes,
-        key_serializer="raw",  # the agent decodes and checks the record itself
+        key_serializer="raw",  # the agents decode and check the records themselves
         value_serializer="raw",
         partitions=CONTROL_PARTITIONS,
     )
-    table = app.GlobalTable(
-        QUOTA_TABLE,
+    quotas = QuotaTable(
+        _control_table(
+            app,
+            QUOTA_TABLE,
+            "Quotas by (tenant, period), as the control topic's quota records hold them.",
+        )
+    )
+    settings_table = _control_table(
+        app,
+        SETTINGS_TABLE,
+        "The loaded pipeline configuration and rates, as the control topic's records hold them.",
+    )
+    loaded = SettingsTable(settings_table)
+
+    @settings_table.on_recover  # type: ignore[untyped-decorator]  # untyped upstream
+    async def recovered() -> None:
+        loaded.recovered.set()
+
+    @app.agent(control, name=QUOTA_AGENT)
+    async def hold_quotas(records: Any) -> None:
+        async for event in records.events():
+            quotas.hold(event.key, event.value, _origin(event.message))
+
+    @app.agent(control, name=SETTINGS_AGENT)
+    async def hold_settings(records: Any) -> None:
+        async for event in records.events():
+            loaded.hold(event.key, event.value, _origin(event.message))
+
+    return ControlPlane(quotas, loaded)
+
+
+def _control_table(app: faust.App, name: str, help: str) -> Any:
+    return app.GlobalTable(
+        name,
         partitions=CONTROL_PARTITIONS,
         key_type=bytes,  # raw: the table holds the control records as they are
         value_type=bytes,
         recovery_buffer_size=1,
         synchronize_all_active_partitions=True,
-        help="Quotas by (tenant, period), as the control topic's quota records hold them.",
+        help=help,
     )
-    quotas = QuotaTable(table)
 
-    @app.agent(control, name=QUOTA_AGENT)
-    async def hold_quotas(records: Any) -> None:
-        async for event in records.events():
-            message = event.message
-            where = f"{message.topic}[{message.partition}]@{message.offset}"
-            quotas.hold(event.key, event.value, where)
 
-    return quotas
+def _origin(message: Any) -> str:
+    return f"{message.topic}[{message.partition}]@{message.offset}"
 
 
 def build_topology(settings: Settings) -> Topology:
     app = build_app(settings)
-    quotas = control_plane(app, settings)
+    plane = control_plane(app, settings)
+    quotas = plane.quotas
     registry = CollectorRegistry()
     clock = settings_clock(settings)
     contexts = ContextSource(settings, clock)
@@ -169,6 +216,7 @@ def build_topology(settings: Settings) -> Topology:
         fold_metrics=FoldMetrics(registry),
         ingest_metrics=IngestMetrics(registry),
         engine_metrics=engine_metrics,
+        control=plane.loaded.current,
     )
     registry.register(EngineCollector(engine, engine.lag))
     business = ExportCache(  # rendered by itself, not `generate_latest`: see there
@@ -182,6 +230,7 @@ def build_topology(settings: Settings) -> Topology:
     @app.task  # type: ignore[untyped-decorator]  # untyped upstream
     async def consume() -> None:
         try:
+            await plane.loaded.recovered.wait()  # the loaded settings first: see there
             await engine.run()
         except Exception as error:  # broker, disk or bug: the worker stops, and says so
             kind = "engine stopped" if isinstance(error, EngineError) else "engine failed"
@@ -260,4 +309,4 @@ def build_topology(settings: Settings) -> Topology:
             }
         )
 
-    return Topology(app=app, registry=registry, engine=engine, quotas=quotas)
+    return Topology(app=app, registry=registry, engine=engine, quotas=quotas, loaded=plane.loaded)

@@ -41,6 +41,14 @@ class RateTable:
     rates: Mapping[str, Decimal]
 
 
+@dataclass(frozen=True, slots=True)
+class ControlSettings:
+    """What the control plane holds of the metric settings: each None until first loaded."""
+
+    pipelines: PipelineConfig | None = None
+    rates: RateTable | None = None
+
+
 class _Stage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     win_probability: Decimal

@@ -25,6 +25,11 @@ Assignment restores each partition: from its local store when that store has
 reached the committed offset (then reading on from the store's offset), else
 from the changelog (then reading on from the committed offset). Revocation
 checkpoints, then drops the partition's state and its share of the aggregates.
+
+A change of the pipeline configuration or the rates on the control plane
+restates: before its next batch the engine recomputes the aggregates of every
+owned partition from the stored deals under the new settings, and swaps them
+in whole (docs/metrics.md, "Pipelines and rates on the control plane").
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from streams.domain.aggregates import Aggregates
 from streams.domain.compaction import Outcome, is_compactable_encoded
 from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
+from streams.domain.errors import DomainError
 from streams.domain.events import DealEvent
 from streams.domain.partition_state import (
     HISTORY_FIELD,
@@ -55,9 +61,10 @@ from streams.domain.partition_state import (
     PartitionState,
     prune_shared,
 )
+from streams.domain.settings_record import ControlSettings
 from streams.engine.changelog import read_changelog
 from streams.engine.partition_store import PartitionStore, store_options
-from streams.errors import DealpulseError
+from streams.errors import ConfigurationError, DealpulseError
 from streams.ingest.dead_letter import DeadLetter, dead_letter
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage, normalise_headers
@@ -153,6 +160,7 @@ class DealEngine:
         engine_metrics: EngineMetrics,
         clients: KafkaClients | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        control: Callable[[], ControlSettings] | None = None,
     ) -> None:
         self._settings = settings
         self._clients = clients if clients is not None else KafkaClients(settings)
@@ -179,6 +187,8 @@ class DealEngine:
         self.caught_up = False
         self._sweep_partition: int | None = None
         self._sweep_after: str | None = None
+        self._control = control
+        self._refused: ControlSettings | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -191,6 +201,8 @@ class DealEngine:
             await consumer.start()
             try:
                 self.attach(consumer, producer)
+                async with self._lock:
+                    await self._follow_control()  # before any partition is restored
                 consumer.subscribe([self._topic], listener=_Rebalance(self))
                 wait_ms = int(self._settings.engine_checkpoint_seconds * 1000)
                 while True:
@@ -211,6 +223,7 @@ class DealEngine:
     async def handle(self, batch: Mapping[TopicPartition, list[Any]]) -> None:
         """One fetched batch: ingested, applied, settled; a checkpoint if one is due."""
         async with self._lock:
+            await self._follow_control()
             for tp, records in batch.items():
                 owned = self._owned.get(tp.partition)
                 if owned is not None and owned.fault is None and tp.topic == self._topic:
@@ -291,6 +304,54 @@ class DealEngine:
             compacted = owned.state.settle(ctx)
             if compacted:
                 self._fold_metrics.compacted.inc(compacted)
+
+    # --- the control plane's settings ---------------------------------------------------
+
+    async def _follow_control(self) -> None:
+        """Restate the aggregates if the control plane's settings changed (under the lock).
+
+        Settings that cannot be applied (rates for another reporting currency, or
+        missing a currency a stored deal is in) are refused, said once, and the
+        numbers stay as they are.
+        """
+        if self._control is None:
+            return
+        wanted = self._control()
+        if wanted == self._contexts.control or wanted == self._refused:
+            return
+        started = self._monotonic()
+        try:
+            ctx = self._contexts.configured(wanted)
+            aggregates, states = await self._restated(ctx)
+        except (ConfigurationError, DomainError) as error:
+            self._refused = wanted
+            self._engine_metrics.settings_refused.inc()
+            log.error("loaded settings refused", extra={"error": str(error)})
+            return
+        self._aggregates = aggregates
+        for partition, state in states.items():
+            self._owned[partition].state = state
+        self._contexts.adopt(wanted, ctx)
+        self._ingestor.accept_currencies(self._contexts.currencies())
+        self._epoch += 1
+        self._pruned_at = None
+        self._refused = None
+        seconds = self._monotonic() - started
+        self._engine_metrics.restated(seconds)
+        log.info(
+            "aggregates restated under the loaded settings",
+            extra={"seconds": round(seconds, 3), "deals": sum(self.deal_counts().values())},
+        )
+
+    async def _restated(self, ctx: MetricContext) -> tuple[Aggregates, dict[int, PartitionState]]:
+        """Every owned partition's state and their aggregates, recomputed under `ctx`; the
+        live ones are untouched (the scrapes read them meanwhile)."""
+        fresh = Aggregates()
+        states = {
+            partition: await self._restored(owned.store, partition, ctx, fresh)
+            for partition, owned in self._owned.items()
+        }
+        return fresh, states
 
     # --- checkpoints -----------------------------------------------------------------
 
@@ -435,6 +496,7 @@ class DealEngine:
         assert self._consumer is not None
         async with self._lock:
             self._engine_metrics.rebalances.inc()
+            await self._follow_control()  # restored under the settings loaded by now
             ctx = self._contexts.current()
             for partition in sorted(partitions):
                 if partition in self._owned:
@@ -463,9 +525,14 @@ class DealEngine:
             self._pruned_at = None
 
     async def _restored(
-        self, store: PartitionStore, partition: int, ctx: MetricContext
+        self,
+        store: PartitionStore,
+        partition: int,
+        ctx: MetricContext,
+        aggregates: Aggregates | None = None,
     ) -> PartitionState:
-        """The partition's state from its store, its deals summed into the shared aggregates.
+        """The partition's state from its store, its deals summed into `aggregates` (by
+        default the shared ones).
 
         It yields to the event loop every `RESTORE_YIELD_EVERY` deals: a restore takes
         seconds to a minute at a million events, and the consumer's heartbeats must go on
@@ -474,7 +541,7 @@ class DealEngine:
         state = PartitionState(
             store,
             partition,
-            aggregates=self._aggregates,
+            aggregates=self._aggregates if aggregates is None else aggregates,
             cache_deals=self._settings.fold_cache_deals,
             max_deal_bytes=self._settings.max_deal_bytes,
         )

@@ -40,6 +40,10 @@ class Ingestor:
         """The size limits it checks; a dead letter's copy is cut to them."""
         return self._limits
 
+    def accept_currencies(self, currencies: frozenset[str]) -> None:
+        """The currencies with a rate changed (loaded on the control plane)."""
+        self._validator.accept_currencies(currencies)
+
     def ingest(self, message: RawMessage, *, check_key: bool = True) -> DealEvent | Rejection:
         decoded = decode(message, self._limits)
         if isinstance(decoded, Rejection):

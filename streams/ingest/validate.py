@@ -49,6 +49,10 @@ class EventValidator:
         self._max_future_skew = max_future_skew
         self._currencies = currencies
 
+    def accept_currencies(self, currencies: frozenset[str]) -> None:
+        """From now on, an amount in any other currency is refused (`unknown_currency`)."""
+        self._currencies = currencies
+
     def validate(
         self, payload: dict[str, Any], key: bytes | None, now: datetime, *, check_key: bool = True
     ) -> DealEvent | Rejection:
@@ -77,7 +81,7 @@ class EventValidator:
         if money is not None and known is not None and money.currency not in known:
             return Rejection(
                 Reason.UNKNOWN_CURRENCY,
-                f"{money.currency} has no rate in DEALPULSE_CURRENCY_RATES "
+                f"{money.currency} has no rate (DEALPULSE_CURRENCY_RATES, or loaded) "
                 f"({', '.join(sorted(known))})",
             )
         deal_id: str = payload["deal_id"]

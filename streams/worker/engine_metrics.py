@@ -53,6 +53,24 @@ class EngineMetrics:
             ["partition"],
             registry=registry,
         )
+        self.restatements = Counter(
+            "dealpulse_restatements",
+            "Times this worker recomputed its aggregates from the stored deals because the "
+            "pipeline configuration or the rates loaded on the control plane changed.",
+            registry=registry,
+        )
+        self.restatement_duration = Gauge(
+            "dealpulse_restatement_duration_seconds",
+            "Seconds the last restatement took (no batch is folded meanwhile).",
+            registry=registry,
+        )
+        self.settings_refused = Counter(
+            "dealpulse_loaded_settings_refused",
+            "Loaded pipelines or rates this worker could not apply (rates for another "
+            "reporting currency, or without a currency a stored deal is in); it keeps the "
+            "settings it had, and logs why.",
+            registry=registry,
+        )
         self._newest: dict[int, float] = {}
         self._faulted: set[int] = set()
         self.faulted = Gauge(
@@ -68,6 +86,10 @@ class EngineMetrics:
             "Partitions of the event topic (the number every worker together must own).",
             registry=registry,
         ).set(partitions_total)
+
+    def restated(self, seconds: float) -> None:
+        self.restatements.inc()
+        self.restatement_duration.set(seconds)
 
     def observe_fold(
         self, partition: int, occurred_at: datetime, kafka_timestamp_seconds: float, now: datetime

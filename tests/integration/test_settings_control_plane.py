@@ -1,0 +1,123 @@
+"""Pipelines and rates loaded on the control plane while workers run: every worker restates,
+and the numbers are then exactly those of every event under the loaded settings.
+
+Two workers fold a simulated history; the pipeline configuration and the rates
+are published onto the control topic; both workers' aggregates must then equal
+the batch computation under the loaded settings (restatement), more events keep
+them equal, and a worker started after the loads (the partitions move to it)
+folds and restores under them too. Workers are waited on, never slept on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from streams.domain.pipeline_config import parse_pipeline_config
+from streams.domain.settings_record import (
+    ControlSettings,
+    RateTable,
+    encode_pipelines,
+    encode_rates,
+)
+from streams.kafka.topics import ensure_topics
+from streams.metric_context import build_context, effective_rates
+from streams.quotas_command import publish_records
+from streams.settings import Settings
+from streams.simulator import OutboundMessage
+from tests.support.flow import Flow
+from tests.support.kafka_io import committed_lag, produce
+from tests.support.oracle import accepted_events, differences, owned_once, summed
+from tests.support.reference import reference
+from tests.support.waiting import wait_for
+from tests.support.worker_process import WorkerProcess
+from tests.support.workload import CLOCK, clocked, simulated
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 8
+PIPELINES = parse_pipeline_config(
+    {
+        "pipelines": {
+            "new-business": {
+                "stages": [
+                    {"name": "lead", "win_probability": Decimal("0.1")},
+                    {"name": "demo", "win_probability": Decimal("0.25")},
+                    {"name": "qualified", "win_probability": Decimal("0.3")},
+                    {"name": "proposal", "win_probability": Decimal("0.55")},
+                    {"name": "negotiation", "win_probability": Decimal("0.8")},
+                ]
+            },
+            "expansion": {
+                "stages": [
+                    {"name": "discovery", "win_probability": Decimal("0.5")},
+                    {"name": "proposal", "win_probability": Decimal("0.7")},
+                ]
+            },
+        }
+    }
+)
+RATES = RateTable(
+    "USD", {"EUR": Decimal("1.1"), "GBP": Decimal("1.2345"), "JPY": Decimal("0.0067")}
+)
+LOADED = ControlSettings(pipelines=PIPELINES, rates=RATES)
+
+
+def expected(messages: list[OutboundMessage], settings: Settings) -> dict[Any, Any]:
+    rates = effective_rates(settings, LOADED)
+    under = settings.model_copy(update={"currency_rates": rates})
+    ctx = build_context(settings, CLOCK, pipelines=LOADED.pipelines, rates=rates)
+    return reference(accepted_events(messages, under, CLOCK), ctx)
+
+
+def wait_for_numbers(
+    flow: Flow, workers: list[WorkerProcess], wanted: dict[Any, Any], what: str
+) -> None:
+    found: list[str] = []
+
+    def equal() -> bool:
+        if committed_lag(flow.kafka.bootstrap, flow.app_id, flow.topic) != 0:
+            return False
+        states = owned_once([worker.base_url for worker in workers], PARTITIONS)
+        if states is None:
+            return False
+        found[:] = differences(summed(state.snapshot for state in states), wanted)
+        return not found
+
+    wait_for(equal, timeout_seconds=180, what=f"{what} (last differences: {found})")
+
+
+def test_loaded_pipelines_and_rates_restate_every_worker(flow: Flow) -> None:
+    settings = flow.settings()
+    asyncio.run(ensure_topics(settings))
+    messages = simulated(8_000, seed=31)
+    first, second = messages[:5_000], messages[5_000:]
+    produce(flow.kafka.bootstrap, flow.topic, first)
+    env = clocked(flow.env())
+    with WorkerProcess(env, flow.state_dir) as one, WorkerProcess(env, flow.state_dir) as two:
+        wait_for(
+            lambda: committed_lag(flow.kafka.bootstrap, flow.app_id, flow.topic) == 0,
+            timeout_seconds=180,
+            what="the workers to commit every offset",
+        )
+        asyncio.run(publish_records(settings, [encode_pipelines(PIPELINES), encode_rates(RATES)]))
+        wait_for_numbers(flow, [one, two], expected(first, settings), "the restated numbers")
+        assert all(
+            worker.scrape().get("dealpulse_restatements_total", 0) >= 1 for worker in (one, two)
+        )
+
+        produce(flow.kafka.bootstrap, flow.topic, second)
+        wait_for_numbers(
+            flow, [one, two], expected(messages, settings), "the numbers after more events"
+        )
+
+        with WorkerProcess(env, flow.state_dir) as late:
+            wait_for_numbers(
+                flow,
+                [one, two, late],
+                expected(messages, settings),
+                "the numbers with a worker started after the loads",
+            )
