@@ -178,11 +178,9 @@ def _created(body: Mapping[str, Any], mapping: SourceMapping) -> list[Change]:
         currency=_currency(body, mapping),
         expected_close_date=_close_date(body),
     )
-    outcome = _closed_as(body) if body.get("IsClosed") is not None else None
-    return [
-        created,
-        *_closing(outcome or mapping.outcome_of(stage_name), body, frozenset(body), mapping),
-    ]
+    closed = body.get("IsClosed")
+    outcome = mapping.outcome_of(stage_name) if closed is None else _closed_as(body)
+    return [created, *_closing(outcome, body, frozenset(body), mapping)]
 
 
 def _updated(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from streams.bridges.canonical import CanonicalEvent
-from streams.bridges.mapping_file import parse_mapping
+from streams.bridges.mapping_file import SourceMapping, parse_mapping
 from streams.bridges.refusal import Refusal, RefusalReason
 from streams.bridges.salesforce import map_salesforce
 from streams.bridges.source_values import decode_source
@@ -32,7 +32,11 @@ TX = "0002343d-9d90-e395-ed20-cf416ba652ad"
 
 
 def mapped(event: dict[str, Any]) -> tuple[CanonicalEvent, ...]:
-    outcome = map_salesforce(event, MAPPING)
+    return mapped_with(event, MAPPING)
+
+
+def mapped_with(event: dict[str, Any], mapping: SourceMapping) -> tuple[CanonicalEvent, ...]:
+    outcome = map_salesforce(event, mapping)
     assert not isinstance(outcome, Refusal), outcome
     return outcome
 
@@ -399,3 +403,22 @@ def test_without_a_pipeline_in_the_mapping_a_creation_is_refused() -> None:
     outcome = map_salesforce(created(), mapping)
     assert isinstance(outcome, Refusal)
     assert "pipeline" in outcome.detail
+
+
+def test_outcome_stages_close_a_deal_only_when_the_event_does_not_say() -> None:
+    mapping = parse_mapping(
+        SALESFORCE_TOML + '\n[outcomes]\nwon = ["Signed"]\nlost = ["Dead"]\n', where="sf.toml"
+    )
+    signed = dict(created(StageName="Signed"))
+    unsaid = {field: value for field, value in signed.items() if field not in ("IsClosed", "IsWon")}
+    said_open = created(StageName="Signed", IsClosed=False)
+    dead = opportunity_event("UPDATE", [OPP], AT_MS, TX, 1, ["StageName"], StageName="Dead")
+    kinds = {
+        name: [str(e.payload["type"]) for e in mapped_with(event, mapping)]
+        for name, event in (("unsaid", unsaid), ("said open", said_open), ("dead", dead))
+    }
+    assert kinds == {
+        "unsaid": ["deal.created", "deal.won"],
+        "said open": ["deal.created"],
+        "dead": ["deal.lost"],
+    }
