@@ -16,10 +16,10 @@ the other, and which CRM stages mean a deal is won or lost::
 
     [stages]                       # CRM stage id = dealpulse stage
     1 = "lead"
-    "Closed Won" = "won-stage"
+    "Negotiation/Review" = "negotiation"
 
     [outcomes]                     # CRM stages that close a deal
-    won = [5, "Closed Won"]
+    won = [5, "Closed Won"]        # docs/crm-bridges.md has the rest
     lost = [6]
 
 An id the file does not map passes through under its own name: the worker

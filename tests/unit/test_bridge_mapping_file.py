@@ -14,6 +14,7 @@ from streams.bridges.mapping_file import (
     load_mapping,
     parse_mapping,
 )
+from streams.bridges.refusal import RefusalReason
 from tests.support.bridges import PIPEDRIVE_TOML, pipedrive_mapping
 from tests.support.imports import imported_roots
 
@@ -102,3 +103,19 @@ def test_the_mapping_modules_import_no_adapter_library() -> None:
     assert len(modules) >= 7
     offenders = {path.name: imported_roots(path) & FORBIDDEN for path in modules}
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "crm-bridges.md"
+
+
+def test_the_documented_example_is_a_valid_mapping_file() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    mapping = parse_mapping(example, where=str(DOC))
+    assert mapping.stage_for("3") == "proposal"
+    assert mapping.outcome_of("6") == "lost"
+
+
+def test_every_refusal_reason_is_documented() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert [reason.value for reason in RefusalReason if f"| `{reason.value}` |" not in text] == []
