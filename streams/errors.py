@@ -6,6 +6,7 @@ configuration, and only the CLI turns them into an exit code::
 
     DealpulseError
     ├── ConfigurationError      settings or files that cannot work
+    │   └── MappingFileError    a bridge's mapping file (streams.bridges.mapping_file)
     ├── PrerequisiteMissingError     Java, Maven or a jar the local broker needs
     ├── BrokerError             the local broker did not start, answer or stop
     ├── KafkaUnavailableError   Kafka did not answer in time, or refused the credentials

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import streams.domain
+from tests.support.imports import imported_modules, imported_roots
 
 FORBIDDEN = {"faust", "mode", "aiokafka", "prometheus_client", "rocksdict"}
 DOMAIN_DIR = Path(streams.domain.__file__).parent
 INSIDE = ("streams.domain", "streams.errors")
-
-
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    modules: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module)
-            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return modules
-
-
-def imported_roots(path: Path) -> set[str]:
-    return {module.split(".")[0] for module in imported_modules(path)}
 
 
 def test_domain_imports_no_adapter_library() -> None:
