@@ -71,6 +71,16 @@ def build_context(
         raise ConfigurationError(f"metric settings: {error}") from error
 
 
+def check_loaded(settings: Settings, control: ControlSettings) -> None:
+    """`ConfigurationError` when the loaded rates were made for another reporting currency."""
+    rates = control.rates
+    if rates is not None and rates.reporting_currency != settings.reporting_currency:
+        raise ConfigurationError(
+            f"rates loaded for {rates.reporting_currency}, but this process reports in "
+            f"{settings.reporting_currency} (DEALPULSE_REPORTING_CURRENCY)"
+        )
+
+
 def effective_rates(settings: Settings, control: ControlSettings) -> dict[str, Decimal]:
     """The environment's rates, changed or added to by the loaded ones.
 
@@ -110,12 +120,7 @@ class ContextSource:
         `ConfigurationError` when it cannot be used: rates made for another
         reporting currency, or rates the domain refuses.
         """
-        rates = control.rates
-        if rates is not None and rates.reporting_currency != self._settings.reporting_currency:
-            raise ConfigurationError(
-                f"rates loaded for {rates.reporting_currency}, but this worker reports in "
-                f"{self._settings.reporting_currency} (DEALPULSE_REPORTING_CURRENCY)"
-            )
+        check_loaded(self._settings, control)
         try:
             return dataclasses.replace(
                 self.current(),

@@ -10,6 +10,10 @@ default): each reads every message and ingests and folds those of the deals
 whose id hashes to it, so a deal is whole in one process, and the processes'
 sums add up to the one-process result exactly.
 
+A topic is replayed under the pipelines and rates loaded on the control topic,
+if any (`dealpulse pipelines load`, `dealpulse rates load`), as the workers
+compute; a file under the settings alone.
+
 It runs the worker's own step, `PartitionState`, over a dict: replay equals
 the stream on every history, reused event ids included. Events too late for
 the replay's clock (before the retention of every granularity) are counted in
@@ -49,15 +53,18 @@ from streams.domain.context import MetricContext
 from streams.domain.contributions import ContributionKey
 from streams.domain.metric_rows import to_rows
 from streams.domain.partition_state import PartitionState
+from streams.domain.settings_record import ControlSettings
 from streams.errors import ConfigurationError, ReplayError
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage, normalise_headers
 from streams.ingest.rejection import Reason, Rejection
 from streams.kafka.availability import wait_for_kafka
-from streams.metric_context import build_context, settings_clock
+from streams.kafka.loaded_settings import read_loaded_settings
+from streams.metric_context import build_context, check_loaded, effective_rates, settings_clock
 from streams.settings import Settings
 
 Advance = Callable[[int], None]
+NOTHING_LOADED = ControlSettings()
 FETCH_TIMEOUT_MS = 1000
 
 
@@ -133,8 +140,10 @@ def replay(
     check_key: bool,
     processes: int = 1,
     advance: Advance = lambda _: None,
+    loaded: ControlSettings = NOTHING_LOADED,
 ) -> ReplayResult:
-    """Every accepted event through the worker's step (`PartitionState`), settled once.
+    """Every accepted event through the worker's step (`PartitionState`), settled once,
+    under the settings, changed by those `loaded` on the control plane as a worker's are.
 
     The same de-duplication as the stream's, per deal: a reused `event_id`
     is settled by the tie-break of `docs/events.md`, whatever the order. With
@@ -143,8 +152,10 @@ def replay(
     aggregates are sums of per-deal contributions.
     """
     clock = settings_clock(settings)
-    ingestor = Ingestor(settings, clock)
-    ctx = build_context(settings, clock())
+    check_loaded(settings, loaded)
+    under = settings.model_copy(update={"currency_rates": effective_rates(settings, loaded)})
+    ingestor = Ingestor(under, clock)
+    ctx = build_context(under, clock(), pipelines=loaded.pipelines)
     started = time.perf_counter()
     step = _Step(ingestor, ctx, settings.max_deal_bytes, check_key)
     if processes <= 1:
@@ -432,6 +443,7 @@ def run_replay(
         started = time.perf_counter()
         reading = progress.add_task("reading", total=None)
         messages = topic_messages(settings, topic, lambda n: progress.advance(reading, n))
+        loaded = asyncio.run(read_loaded_settings(settings))  # what the workers follow
         read_seconds = time.perf_counter() - started
         task = progress.add_task("replaying", total=len(messages))
         result = replay(
@@ -440,6 +452,7 @@ def run_replay(
             check_key=True,
             processes=workers,
             advance=lambda n: progress.advance(task, n),
+            loaded=loaded,
         )
         result.seconds += read_seconds
         return result

@@ -11,11 +11,17 @@ folds and restores under them too. Workers are waited on, never slept on.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from streams.domain.metric_rows import from_rows
 from streams.domain.pipeline_config import parse_pipeline_config
 from streams.domain.settings_record import (
     ControlSettings,
@@ -90,7 +96,7 @@ def wait_for_numbers(
     wait_for(equal, timeout_seconds=180, what=f"{what} (last differences: {found})")
 
 
-def test_loaded_pipelines_and_rates_restate_every_worker(flow: Flow) -> None:
+def test_loaded_pipelines_and_rates_restate_every_worker(flow: Flow, tmp_path: Path) -> None:
     settings = flow.settings()
     asyncio.run(ensure_topics(settings))
     messages = simulated(8_000, seed=31)
@@ -121,3 +127,16 @@ def test_loaded_pipelines_and_rates_restate_every_worker(flow: Flow) -> None:
                 expected(messages, settings),
                 "the numbers with a worker started after the loads",
             )
+
+    # The batch replay of the topic computes under the loaded settings too.
+    out = tmp_path / "replay.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "streams", "replay", "--topic", flow.topic, "--out", str(out)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert from_rows(json.loads(out.read_text())["rows"]) == expected(messages, settings)
