@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from streams.domain.errors import FileRefusedError
 from streams.errors import ConfigurationError, DealpulseError, ReplayError
 from streams.kafka.local_broker import LocalBroker
 from streams.logs import configure_command_logging
@@ -40,6 +41,8 @@ quotas_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(quotas_app, name="quotas")
+PROBLEMS_SHOWN = 20
+"""Problems of a refused file listed one per line; the rest are counted."""
 
 
 P = ParamSpec("P")
@@ -176,20 +179,38 @@ def quotas_load(
     The file is checked whole first; a bad row (line numbers and reasons listed)
     loads nothing. Workers show the quotas on /metrics within seconds.
     """
-    from streams.domain.errors import QuotaFileError
-    from streams.quotas_command import load_quotas, problem_lines
+    from streams.quotas_command import load_quotas
 
-    if not file.is_file():
-        what = "is a directory" if file.is_dir() else "does not exist"
-        raise ConfigurationError(f"{file} {what}: give a quota file (CSV)")
+    require_file(file, "a quota file (CSV)")
     settings = load_settings()
+    typer.echo(listing_problems(lambda: load_quotas(settings, file)).describe())
+
+
+def require_file(path: Path, what: str) -> None:
+    if not path.is_file():
+        problem = "is a directory" if path.is_dir() else "does not exist"
+        raise ConfigurationError(f"{path} {problem}: give {what}")
+
+
+T = TypeVar("T")
+
+
+def listing_problems(load: Callable[[], T]) -> T:
+    """`load()`; when it refuses a file, its problems one a line on stderr first."""
     try:
-        summary = load_quotas(settings, file)
-    except QuotaFileError as error:
+        return load()
+    except FileRefusedError as error:
         for line in problem_lines(error):
             typer.echo(line, err=True)
         raise
-    typer.echo(summary.describe())
+
+
+def problem_lines(error: FileRefusedError, shown: int = PROBLEMS_SHOWN) -> list[str]:
+    """The first `shown` problems of a refused file, one a line, and how many more there are."""
+    lines = [f"{error.source}: {problem}" for problem in error.problems[:shown]]
+    if len(error.problems) > shown:
+        lines.append(f"... and {len(error.problems) - shown} more")
+    return lines
 
 
 Deals = Annotated[int, typer.Option(help="How many deals to simulate.")]

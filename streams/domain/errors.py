@@ -6,7 +6,8 @@ configuration faults, or an event that ingest should have rejected and did not::
     DealpulseError                         (streams.errors)
     ├── ConfigurationError                 (streams.errors)
     │   ├── PipelineConfigError            the pipeline file cannot work as given
-    │   └── QuotaFileError                 a quota file refused: every problem, by line
+    │   └── FileRefusedError               a file refused whole: every problem, by line
+    │       └── QuotaFileError             a quota file (CSV)
     └── DomainError
         └── UnknownCurrencyError           no rate for a currency: never count it as zero
 """
@@ -36,8 +37,8 @@ class FileProblem:
         return f"line {self.line}: {self.reason}: {self.detail}"
 
 
-class QuotaFileError(ConfigurationError):
-    """A quota file refused as a whole: nothing of it is loaded.
+class FileRefusedError(ConfigurationError):
+    """A file refused as a whole: nothing of it is loaded.
 
     Its message is one line (what was refused, the count per reason); `problems`
     holds every problem found, in line order, for the caller to list.
@@ -54,6 +55,10 @@ class QuotaFileError(ConfigurationError):
             f"{'' if len(self.problems) == 1 else 's'} on {lines} line"
             f"{'' if lines == 1 else 's'} ({per_reason})"
         )
+
+
+class QuotaFileError(FileRefusedError):
+    """A quota file refused as a whole."""
 
 
 class DomainError(DealpulseError):
