@@ -41,6 +41,11 @@ quotas_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(quotas_app, name="quotas")
+pipelines_app = typer.Typer(
+    help="The pipelines' stages and win probabilities, published on the control topic.",
+    no_args_is_help=True,
+)
+app.add_typer(pipelines_app, name="pipelines")
 PROBLEMS_SHOWN = 20
 """Problems of a refused file listed one per line; the rest are counted."""
 
@@ -184,6 +189,29 @@ def quotas_load(
     require_file(file, "a quota file (CSV)")
     settings = load_settings()
     typer.echo(listing_problems(lambda: load_quotas(settings, file)).describe())
+
+
+@pipelines_app.command("load")
+@reported
+def pipelines_load(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="TOML or JSON, as DEALPULSE_PIPELINES_FILE: each pipeline's stages, in order, "
+            "with win probabilities."
+        ),
+    ],
+) -> None:
+    """Publish the pipeline configuration: it replaces the whole configuration on every worker.
+
+    The file is checked whole first; any problem (line numbers and reasons listed)
+    loads nothing.
+    """
+    from streams.pipelines_command import load_pipelines
+
+    require_file(file, "a pipeline file (.toml or .json)")
+    settings = load_settings()
+    typer.echo(listing_problems(lambda: load_pipelines(settings, file)).describe())
 
 
 def require_file(path: Path, what: str) -> None:
