@@ -46,6 +46,12 @@ pipelines_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(pipelines_app, name="pipelines")
+rates_app = typer.Typer(
+    help="Currency rates to the reporting currency, published on the control topic.",
+    no_args_is_help=True,
+)
+app.add_typer(rates_app, name="rates")
+
 PROBLEMS_SHOWN = 20
 """Problems of a refused file listed one per line; the rest are counted."""
 
@@ -212,6 +218,28 @@ def pipelines_load(
     require_file(file, "a pipeline file (.toml or .json)")
     settings = load_settings()
     typer.echo(listing_problems(lambda: load_pipelines(settings, file)).describe())
+
+
+@rates_app.command("load")
+@reported
+def rates_load(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with a header: currency, rate (units of the reporting currency per unit)."
+        ),
+    ],
+) -> None:
+    """Publish currency rates: they change or add the rates the file lists, and keep the others.
+
+    The file is checked whole first; a bad row (line numbers and reasons listed)
+    loads nothing. A file that changes no rate publishes nothing.
+    """
+    from streams.rates_command import load_rates
+
+    require_file(file, "a rate file (CSV)")
+    settings = load_settings()
+    typer.echo(listing_problems(lambda: load_rates(settings, file)).describe())
 
 
 def require_file(path: Path, what: str) -> None:

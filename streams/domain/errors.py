@@ -9,7 +9,8 @@ configuration faults, or an event that ingest should have rejected and did not::
     │   │   └── PipelineFileError          a pipeline file refused: every problem, by line
     │   └── FileRefusedError               a file refused whole: every problem, by line
     │       ├── PipelineFileError
-    │       └── QuotaFileError             a quota file (CSV)
+    │       ├── QuotaFileError             a quota file (CSV)
+    │       └── RateFileError              a currency rate file (CSV)
     └── DomainError
         └── UnknownCurrencyError           no rate for a currency: never count it as zero
 """
@@ -63,6 +64,10 @@ class FileRefusedError(ConfigurationError):
 
 class QuotaFileError(FileRefusedError):
     """A quota file refused as a whole."""
+
+
+class RateFileError(FileRefusedError):
+    """A currency rate file refused as a whole."""
 
 
 class PipelineFileError(FileRefusedError, PipelineConfigError):
