@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.domain.errors import FileProblem, RateFileError
 from streams.domain.rate_file import RateRefusal, parse_rates, read_rate_file
@@ -137,3 +139,31 @@ def test_a_file_is_read_from_its_path_and_named_by_it(tmp_path: Path) -> None:
     path.write_text(HEADER + "EUR,x\n")
     with pytest.raises(RateFileError, match=r"^rates\.csv refused"):
         read_rate_file(path, reporting_currency="USD")
+
+
+# Property: any set of good rows reads back exactly; one bad row anywhere refuses them all.
+good_rates = st.dictionaries(
+    st.text(st.sampled_from("ABCDEFGHJKLMNPQRSTVWXYZ"), min_size=3, max_size=3).filter(
+        lambda code: code != "USD"
+    ),
+    st.decimals(min_value=Decimal("1E-12"), max_value=10**6, allow_nan=False, places=8),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=200)
+@given(chosen=good_rates, bad_at=st.integers(0, 40), bad=st.sampled_from(["EU,1", "EUR,0", "X"]))
+def test_good_rows_read_back_and_one_bad_row_refuses_them_all(
+    chosen: dict[str, Decimal], bad_at: int, bad: str
+) -> None:
+    lines = ["rate,currency", *(f"{rate},{currency}" for currency, rate in chosen.items())]
+    read = parse_rates("\n".join(lines).encode(), reporting_currency="USD")
+    assert read == chosen
+    assert [str(read[currency]) for currency in chosen] == [str(rate) for rate in chosen.values()]
+
+    at = 1 + bad_at % len(chosen)
+    lines.insert(at, ",".join(reversed(bad.split(","))))
+    with pytest.raises(RateFileError) as refused:
+        parse_rates("\n".join(lines).encode(), reporting_currency="USD")
+    assert [problem.line for problem in refused.value.problems] == [at + 1]
