@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from streams.domain.errors import FileRefusedError
 from streams.errors import ConfigurationError, DealpulseError, ReplayError
 from streams.kafka.local_broker import LocalBroker
 from streams.logs import configure_command_logging
@@ -40,6 +41,19 @@ quotas_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(quotas_app, name="quotas")
+pipelines_app = typer.Typer(
+    help="The pipelines' stages and win probabilities, published on the control topic.",
+    no_args_is_help=True,
+)
+app.add_typer(pipelines_app, name="pipelines")
+rates_app = typer.Typer(
+    help="Currency rates to the reporting currency, published on the control topic.",
+    no_args_is_help=True,
+)
+app.add_typer(rates_app, name="rates")
+
+PROBLEMS_SHOWN = 20
+"""Problems of a refused file listed one per line; the rest are counted."""
 
 
 P = ParamSpec("P")
@@ -176,20 +190,83 @@ def quotas_load(
     The file is checked whole first; a bad row (line numbers and reasons listed)
     loads nothing. Workers show the quotas on /metrics within seconds.
     """
-    from streams.domain.errors import QuotaFileError
-    from streams.quotas_command import load_quotas, problem_lines
+    from streams.quotas_command import load_quotas
 
-    if not file.is_file():
-        what = "is a directory" if file.is_dir() else "does not exist"
-        raise ConfigurationError(f"{file} {what}: give a quota file (CSV)")
+    require_file(file, "a quota file (CSV)")
     settings = load_settings()
+    typer.echo(listing_problems(lambda: load_quotas(settings, file)).describe())
+
+
+@pipelines_app.command("load")
+@reported
+def pipelines_load(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="TOML or JSON, as DEALPULSE_PIPELINES_FILE: each pipeline's stages, in order, "
+            "with win probabilities."
+        ),
+    ],
+) -> None:
+    """Publish the pipeline configuration: it replaces the whole configuration on every worker.
+
+    The file is checked whole first; any problem (line numbers and reasons listed)
+    loads nothing.
+    """
+    from streams.pipelines_command import load_pipelines
+
+    require_file(file, "a pipeline file (.toml or .json)")
+    settings = load_settings()
+    typer.echo(listing_problems(lambda: load_pipelines(settings, file)).describe())
+
+
+@rates_app.command("load")
+@reported
+def rates_load(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with a header: currency, rate (units of the reporting currency per unit)."
+        ),
+    ],
+) -> None:
+    """Publish currency rates: they change or add the rates the file lists, and keep the others.
+
+    The file is checked whole first; a bad row (line numbers and reasons listed)
+    loads nothing. A file that changes no rate publishes nothing.
+    """
+    from streams.rates_command import load_rates
+
+    require_file(file, "a rate file (CSV)")
+    settings = load_settings()
+    typer.echo(listing_problems(lambda: load_rates(settings, file)).describe())
+
+
+def require_file(path: Path, what: str) -> None:
+    if not path.is_file():
+        problem = "is a directory" if path.is_dir() else "does not exist"
+        raise ConfigurationError(f"{path} {problem}: give {what}")
+
+
+T = TypeVar("T")
+
+
+def listing_problems(load: Callable[[], T]) -> T:
+    """`load()`; when it refuses a file, its problems one a line on stderr first."""
     try:
-        summary = load_quotas(settings, file)
-    except QuotaFileError as error:
+        return load()
+    except FileRefusedError as error:
         for line in problem_lines(error):
             typer.echo(line, err=True)
         raise
-    typer.echo(summary.describe())
+
+
+def problem_lines(error: FileRefusedError, shown: int = PROBLEMS_SHOWN) -> list[str]:
+    """The first `shown` problems of a refused file, one a line, and how many more there are."""
+    lines = [f"{error.source}: {problem}" for problem in error.problems[:shown]]
+    if len(error.problems) > shown:
+        lines.append(f"... and {len(error.problems) - shown} more")
+    return lines
 
 
 Deals = Annotated[int, typer.Option(help="How many deals to simulate.")]

@@ -9,28 +9,19 @@ periods on every worker and leaves the others as they were.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-
-from streams.domain.errors import QuotaFileError
 from streams.domain.quota_file import read_quota_file
 from streams.domain.quota_record import RECORD_LIMIT_BYTES, encode_quotas
 from streams.domain.quotas import PeriodQuotas
 from streams.errors import ConfigurationError
-from streams.kafka.availability import wait_for_kafka
-from streams.kafka.topics import control_topic, ensure_topics
+from streams.kafka.control_publish import Publisher, publish_records
 from streams.settings import Settings
 
-PROBLEMS_SHOWN = 20
-"""Problems of a refused file listed one per line; the rest are counted."""
 NAMES_SHOWN = 6
 """Periods or tenants named in the summary; the rest are counted."""
-
-Record = tuple[bytes, bytes]
-Publisher = Callable[[Settings, Sequence[Record]], Coroutine[None, None, None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,35 +65,6 @@ def load_quotas(settings: Settings, path: Path, publish: Publisher | None = None
     asyncio.run((publish or publish_records)(settings, records))
     largest = max((len(key) + len(value) for key, value in records), default=0)
     return LoadSummary(settings.topic_control, periods, largest)
-
-
-async def publish_records(settings: Settings, records: Sequence[Record]) -> None:
-    """Send `records` to the control topic, in order, each acknowledged by every replica."""
-    await wait_for_kafka(settings)
-    await ensure_topics(settings, [control_topic(settings)])
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        acks="all",
-        enable_idempotence=True,  # a retried send is not written twice, nor out of order
-        **settings.kafka_client_options(),
-    )
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(settings.topic_control, key=key, value=value)
-            for key, value in records
-        ]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
-def problem_lines(error: QuotaFileError, shown: int = PROBLEMS_SHOWN) -> list[str]:
-    """The first `shown` problems of a refused file, one a line, and how many more there are."""
-    lines = [f"{error.source}: {problem}" for problem in error.problems[:shown]]
-    if len(error.problems) > shown:
-        lines.append(f"... and {len(error.problems) - shown} more")
-    return lines
 
 
 def _count(number: int, noun: str) -> str:

@@ -6,7 +6,11 @@ configuration faults, or an event that ingest should have rejected and did not::
     DealpulseError                         (streams.errors)
     ├── ConfigurationError                 (streams.errors)
     │   ├── PipelineConfigError            the pipeline file cannot work as given
-    │   └── QuotaFileError                 a quota file refused: every problem, by line
+    │   │   └── PipelineFileError          a pipeline file refused: every problem, by line
+    │   └── FileRefusedError               a file refused whole: every problem, by line
+    │       ├── PipelineFileError
+    │       ├── QuotaFileError             a quota file (CSV)
+    │       └── RateFileError              a currency rate file (CSV)
     └── DomainError
         └── UnknownCurrencyError           no rate for a currency: never count it as zero
 """
@@ -26,18 +30,20 @@ class PipelineConfigError(ConfigurationError):
 
 @dataclass(frozen=True, slots=True)
 class FileProblem:
-    """Why one line of a configuration file was refused."""
+    """Why one line of a configuration file was refused; `line` is None where no line
+    could be found (the detail then says where in words)."""
 
-    line: int
+    line: int | None
     reason: str
     detail: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}: {self.detail}"
+        where = "" if self.line is None else f"line {self.line}: "
+        return f"{where}{self.reason}: {self.detail}"
 
 
-class QuotaFileError(ConfigurationError):
-    """A quota file refused as a whole: nothing of it is loaded.
+class FileRefusedError(ConfigurationError):
+    """A file refused as a whole: nothing of it is loaded.
 
     Its message is one line (what was refused, the count per reason); `problems`
     holds every problem found, in line order, for the caller to list.
@@ -48,12 +54,24 @@ class QuotaFileError(ConfigurationError):
         self.problems = tuple(problems)
         counts = Counter(problem.reason for problem in self.problems)
         per_reason = ", ".join(f"{reason} {count}" for reason, count in sorted(counts.items()))
-        lines = len({problem.line for problem in self.problems})
+        lines = len({problem.line for problem in self.problems if problem.line is not None})
+        on_lines = f" on {lines} line{'' if lines == 1 else 's'}" if lines else ""
         super().__init__(
             f"{source} refused, nothing loaded: {len(self.problems)} problem"
-            f"{'' if len(self.problems) == 1 else 's'} on {lines} line"
-            f"{'' if lines == 1 else 's'} ({per_reason})"
+            f"{'' if len(self.problems) == 1 else 's'}{on_lines} ({per_reason})"
         )
+
+
+class QuotaFileError(FileRefusedError):
+    """A quota file refused as a whole."""
+
+
+class RateFileError(FileRefusedError):
+    """A currency rate file refused as a whole."""
+
+
+class PipelineFileError(FileRefusedError, PipelineConfigError):
+    """A pipeline file refused as a whole."""
 
 
 class DomainError(DealpulseError):

@@ -22,9 +22,6 @@ either read whole or refused whole (`QuotaFileError`). Parsing is Python's
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -34,6 +31,7 @@ from streams.domain.errors import FileProblem, QuotaFileError
 from streams.domain.events import DEFAULT_TENANT
 from streams.domain.quota_periods import QuotaPeriod, parse_period
 from streams.domain.quotas import PeriodQuotas, SellerQuota
+from streams.domain.text_file import TextFileError, csv_rows, decode_text
 
 PERIOD = "period"
 AMOUNT = "amount"
@@ -87,11 +85,10 @@ def parse_quotas(
 ) -> tuple[PeriodQuotas, ...]:
     """The quotas `content` holds, sorted by tenant and period; `QuotaFileError` if refused."""
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = content.count(b"\n", 0, error.start) + 1
+        text = decode_text(content)
+    except TextFileError as error:
         raise QuotaFileError(
-            source, [FileProblem(line, Refusal.NOT_TEXT, f"not UTF-8 text ({error.reason})")]
+            source, [FileProblem(error.line, Refusal.NOT_TEXT, error.detail)]
         ) from None
     reader = _Reader(max_amount)
     periods = reader.read(text)
@@ -115,7 +112,7 @@ class _Reader:
         self.problems.append(FileProblem(line, reason, detail))
 
     def read(self, text: str) -> tuple[PeriodQuotas, ...]:
-        rows = _rows(text)
+        rows = csv_rows(text)
         try:
             header = next(rows, None)
             if header is None:
@@ -127,7 +124,7 @@ class _Reader:
             for line, cells in rows:
                 found = True
                 self._row(line, cells)
-        except _CsvError as error:
+        except TextFileError as error:
             self.refuse(error.line, Refusal.NOT_CSV, error.detail)
             return ()
         if not found:
@@ -213,26 +210,3 @@ class _Reader:
             self.refuse(line, Refusal.AMOUNT_TOO_LARGE, f"{text} is over {self.max_amount}")
             return None
         return amount + 0  # -0 and 0 alike
-
-
-class _CsvError(Exception):
-    def __init__(self, line: int, detail: str) -> None:
-        super().__init__(detail)
-        self.line = line
-        self.detail = detail
-
-
-def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Each non-blank row with the line it starts on; `_CsvError` where the CSV breaks."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    line = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            raise _CsvError(reader.line_num or line, str(error)) from None
-        if any(cell.strip() for cell in cells):
-            yield line, cells
-        line = reader.line_num + 1

@@ -138,3 +138,62 @@ def test_debug_shows_the_traceback_before_the_line(tmp_path: Path) -> None:
     assert "Traceback (most recent call last)" in result.stderr
     assert "NotADirectoryError" in result.stderr
     assert result.stderr.splitlines()[-1].startswith("error: DEALPULSE_LOCAL_KAFKA_DIR=")
+
+
+LOADS = {
+    "quotas": ("quotas.csv", "period,seller,amount\n2026-12,alice,100\n"),
+    "pipelines": (
+        "pipelines.toml",
+        '[pipelines.p]\nstages = [{ name = "a", win_probability = 1 }]\n',
+    ),
+    "rates": ("rates.csv", "currency,rate\nJPY,0.0067\n"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(LOADS))
+def test_a_load_with_kafka_unreachable_says_how_to_start_it(what: str, tmp_path: Path) -> None:
+    name, content = LOADS[what]
+    (tmp_path / name).write_text(content)
+    nothing_there = f"127.0.0.1:{free_port()}"
+    env = {"DEALPULSE_KAFKA_BOOTSTRAP": nothing_there, "DEALPULSE_KAFKA_WAIT_SECONDS": "0"}
+    line = error_line(dealpulse(what, "load", str(tmp_path / name), env=env))
+    assert f"Kafka at {nothing_there} did not answer" in line
+    assert "`dealpulse kafka up`" in line
+
+
+@pytest.mark.parametrize(
+    ("what", "name", "content", "said"),
+    [
+        (
+            "pipelines",
+            "pipelines.json",
+            '{"pipelines": {"p": {"stages": [\n  {"name": "won", "win_probability": 1}]}}}\n',
+            "pipelines.json: line 2: reserved_stage: pipeline 'p', stage 1: 'won' is reserved "
+            "for the end of a deal",
+        ),
+        (
+            "rates",
+            "rates.csv",
+            "currency,rate\nJPY,0.0067\nJPY,0.0068\n",
+            "rates.csv: line 3: duplicate_currency: JPY is on line 2 too",
+        ),
+    ],
+)
+def test_a_refused_load_lists_its_problems_and_sends_nothing(
+    what: str, name: str, content: str, said: str, tmp_path: Path
+) -> None:
+    (tmp_path / name).write_text(content)
+    nothing_there = f"127.0.0.1:{free_port()}"  # refused before Kafka is asked
+    env = {"DEALPULSE_KAFKA_BOOTSTRAP": nothing_there, "DEALPULSE_KAFKA_WAIT_SECONDS": "0"}
+    result = dealpulse(what, "load", str(tmp_path / name), env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    problem, error = result.stderr.splitlines()
+    assert problem == said
+    assert error.startswith(f"error: {name} refused, nothing loaded: 1 problem on 1 line")
+
+
+@pytest.mark.parametrize("what", sorted(LOADS))
+def test_a_load_of_a_file_that_is_not_there(what: str, tmp_path: Path) -> None:
+    line = error_line(dealpulse(what, "load", str(tmp_path / "absent")))
+    assert f"{tmp_path / 'absent'} does not exist: give a" in line

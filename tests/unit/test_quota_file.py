@@ -17,7 +17,7 @@ from streams.domain.quotas import PeriodQuotas, SellerQuota
 from streams.errors import ConfigurationError
 
 
-def problems(text: str | bytes) -> list[tuple[int, str]]:
+def problems(text: str | bytes) -> list[tuple[int | None, str]]:
     """(line, reason) of each problem of a refused file."""
     content = text.encode() if isinstance(text, str) else text
     with pytest.raises(QuotaFileError) as refused:

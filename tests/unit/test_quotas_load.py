@@ -3,19 +3,19 @@ anything is wrong (no broker needed: the publisher is replaced)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 import pytest
 from typer.testing import CliRunner
 
-from streams import quotas_command
+from streams import cli, quotas_command
 from streams.cli import app
 from streams.domain.errors import QuotaFileError
 from streams.errors import ConfigurationError
-from streams.quotas_command import Record, load_quotas
+from streams.quotas_command import load_quotas
 from streams.settings import Settings
+from tests.support.control import Publisher
 
 GOOD = """period,tenant,seller,team,amount
 2026-11,,alice,emea,100000
@@ -31,16 +31,6 @@ BAD = """period,seller,amount
 2026-11,alice,7
 """
 SETTINGS = Settings(topic_control="ctl")
-
-
-class Publisher:
-    """Keeps what a load would have sent."""
-
-    def __init__(self) -> None:
-        self.sent: list[list[Record]] = []
-
-    async def __call__(self, settings: Settings, records: Sequence[Record]) -> None:
-        self.sent.append(list(records))
 
 
 def test_one_record_per_tenant_and_period_in_one_publication(tmp_path: Path) -> None:
@@ -115,7 +105,7 @@ def test_the_command_shows_the_first_problems_and_counts_the_rest(
     path.write_text("period,seller,amount\n" + "".join(f"2026-13,s{n},1\n" for n in range(25)))
     result = CliRunner().invoke(app, ["quotas", "load", str(path)])
     lines = result.stderr.splitlines()
-    assert len(lines) == quotas_command.PROBLEMS_SHOWN + 2
+    assert len(lines) == cli.PROBLEMS_SHOWN + 2
     assert lines[-2] == "... and 5 more"
     assert lines[-1].endswith("25 problems on 25 lines (bad_period 25)")
 
