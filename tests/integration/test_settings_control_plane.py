@@ -29,9 +29,9 @@ from streams.domain.settings_record import (
     encode_pipelines,
     encode_rates,
 )
+from streams.kafka.control_publish import publish_records
 from streams.kafka.topics import ensure_topics
 from streams.metric_context import build_context, effective_rates
-from streams.quotas_command import publish_records
 from streams.settings import Settings
 from streams.simulator import OutboundMessage
 from tests.support.flow import Flow
