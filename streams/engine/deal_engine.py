@@ -325,7 +325,7 @@ class DealEngine:
             aggregates, states = await self._restated(ctx)
         except (ConfigurationError, DomainError) as error:
             self._refused = wanted
-            self._engine_metrics.settings_refused.inc()
+            self._engine_metrics.settings_refused.set(1)
             log.error("loaded settings refused", extra={"error": str(error)})
             return
         self._aggregates = aggregates

@@ -64,11 +64,11 @@ class EngineMetrics:
             "Seconds the last restatement took (no batch is folded meanwhile).",
             registry=registry,
         )
-        self.settings_refused = Counter(
+        self.settings_refused = Gauge(
             "dealpulse_loaded_settings_refused",
-            "Loaded pipelines or rates this worker could not apply (rates for another "
-            "reporting currency, or without a currency a stored deal is in); it keeps the "
-            "settings it had, and logs why.",
+            "1 while this worker cannot apply the pipelines or rates loaded on the control "
+            "plane (rates for another reporting currency, or without a currency a stored deal "
+            "is in): it computes under the settings it had, and logged why.",
             registry=registry,
         )
         self._newest: dict[int, float] = {}
@@ -90,6 +90,7 @@ class EngineMetrics:
     def restated(self, seconds: float) -> None:
         self.restatements.inc()
         self.restatement_duration.set(seconds)
+        self.settings_refused.set(0)
 
     def observe_fold(
         self, partition: int, occurred_at: datetime, kafka_timestamp_seconds: float, now: datetime

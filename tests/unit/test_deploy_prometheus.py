@@ -207,6 +207,7 @@ def test_the_issue_s_alerts_exist() -> None:
         "DealpulseConsumerLagGrowing",
         "DealpulseDeadLetterRateHigh",
         "DealpulseDealTooLong",
+        "DealpulseLoadedSettingsRefused",
         "DealpulsePartitionStorageFailed",
         "DealpulseWorkerDown",
         "DealpulsePartitionsUnowned",

@@ -34,6 +34,8 @@ STATE_DEALS = "dealpulse_state_deals"
 SCRAPE_DURATION = "dealpulse_scrape_duration_seconds"
 SELLERS_FOLDED = "dealpulse_seller_labels_folded"
 PARTITION_FAULTED = "dealpulse_partition_faulted"
+RESTATEMENTS = "dealpulse_restatements_total"
+SETTINGS_REFUSED = "dealpulse_loaded_settings_refused"
 
 ENGINE_METRICS = (
     INGEST_MESSAGES,
@@ -53,6 +55,8 @@ ENGINE_METRICS = (
     SCRAPE_DURATION,
     SELLERS_FOLDED,
     PARTITION_FAULTED,
+    RESTATEMENTS,
+    SETTINGS_REFUSED,
 )
 """Every engine series the board queries."""
 
@@ -142,6 +146,17 @@ def engine() -> dashboard.Dashboard:
                 "Rebalances per hour, by worker",
                 units.Short,
                 Query(f"increase({_worker(REBALANCES)}[1h])", "{{instance}}"),
+            )
+        )
+        .with_panel(
+            time_series(
+                "Restatements per hour, and loads refused, by worker",
+                units.Short,
+                Query(f"increase({_worker(RESTATEMENTS)}[1h])", "{{instance}} restated"),
+                Query(_worker(SETTINGS_REFUSED), "{{instance}} refusing the loaded settings"),
+                description="A load of pipelines or rates restates every worker's numbers "
+                "(docs/metrics.md); a worker that cannot apply one keeps its settings "
+                "(alert DealpulseLoadedSettingsRefused).",
             )
         )
         .with_row(dashboard.Row("Ingest and fold"))
