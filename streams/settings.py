@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     # --- CDC: the local PostgreSQL, Kafka Connect + Debezium, the bridge ----
     local_postgres_dir: Path = Field(
         default=Path(".dealpulse/postgres"),
-        description="Data directory, socket and log of the local PostgreSQL.",
+        description="Data directory and log of the local PostgreSQL.",
     )
     local_postgres_port: int = Field(default=5433, description="Port of the local PostgreSQL.")
     local_postgres_database: str = Field(

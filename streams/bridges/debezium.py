@@ -39,13 +39,14 @@ delete. One envelope maps to zero or more canonical events:
   (`unsupported_change`): a deletion is final in dealpulse;
 - d → `deal.deleted`.
 
-`occurred_at` is the row's `write_date` when the change moved it (Odoo's own
-clock for the change), else the commit time `source.ts_ms`. The identity is the
-transaction (`txId`), the table and the lead id, then the LSN as the id's
-sequence: unique per change, and the events of one transaction that share a
-`write_date` (Odoo stamps a whole transaction with one) apply in commit order. A
-snapshot read has no change of its own: its identity is the table, the lead and
-its `write_date`, so a re-snapshot of an unchanged lead gives the same events.
+`occurred_at` is the row's `write_date` (Odoo stamps every write with it, one
+instant for a whole transaction), else the commit time `source.ts_ms`; a raw SQL
+UPDATE that leaves `write_date` alone is therefore dated at the lead's last write.
+The identity is the transaction (`txId`), the table and the lead id, then the
+LSN as the id's sequence: unique per change, and the events of one transaction,
+which share a `write_date`, apply in commit order. A snapshot read has no change
+of its own: its identity is the table, the lead and its `write_date`, so a
+re-snapshot of an unchanged lead gives the same events.
 """
 
 from __future__ import annotations
@@ -153,9 +154,7 @@ def _map(envelope: Mapping[str, Any], mapping: SourceMapping) -> tuple[Canonical
     if op == "c":
         return _created(after, _identity(transaction, lsn, after.id), committed_at, mapping)
     before = _full_before(envelope, mapping)
-    occurred_at = committed_at
-    if after.write_date is not None and after.write_date != before.write_date:
-        occurred_at = after.write_date
+    occurred_at = after.write_date or committed_at
     changes = _changed(before, after, mapping)
     return _events(changes, _identity(transaction, lsn, after.id), after.id, occurred_at, mapping)
 

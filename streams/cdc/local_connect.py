@@ -155,6 +155,8 @@ class LocalConnect:
 
     def down(self) -> bool:
         """Stop Connect (TERM, then KILL after a deadline); False if it was not running."""
+        if not self._root.is_dir():
+            return False
         with self._lock():
             pid = running_pid(self._pid_file, MAIN_CLASS)
             if pid is None:

@@ -38,6 +38,7 @@ _SERVER_SETTINGS = {
     "fsync": "off",  # a disposable local cluster: speed over crash safety
     "synchronous_commit": "off",
     "shared_buffers": "32MB",
+    "unix_socket_directories": "''",  # TCP only: a socket path may pass the 107-byte limit
 }
 
 
@@ -77,10 +78,6 @@ class LocalPostgres:
     def _data_dir(self) -> Path:
         return self._root / "data"
 
-    @property
-    def _socket_dir(self) -> Path:
-        return self._root / "socket"
-
     def status(self) -> PostgresStatus:
         return PostgresStatus(self._running(), self._port, self._database)
 
@@ -98,6 +95,8 @@ class LocalPostgres:
 
     def down(self) -> bool:
         """Stop the cluster (fast shutdown); False if it was not running. Its data stays."""
+        if not self._root.is_dir():
+            return False
         with self._lock():
             if not self._running():
                 return False
@@ -136,8 +135,7 @@ class LocalPostgres:
 
     def _init_cluster(self) -> None:
         self._data_dir.mkdir(mode=0o700, exist_ok=True)
-        self._socket_dir.mkdir(exist_ok=True)
-        self._give_to_server_user(self._root, self._data_dir, self._socket_dir)
+        self._give_to_server_user(self._root, self._data_dir)
         self._as_server_user(
             [
                 self._binary("initdb"),
@@ -146,11 +144,7 @@ class LocalPostgres:
             ],
             what="initdb",
         )
-        settings = {
-            **_SERVER_SETTINGS,
-            "port": str(self._port),
-            "unix_socket_directories": f"'{self._socket_dir}'",
-        }
+        settings = {**_SERVER_SETTINGS, "port": str(self._port)}
         with (self._data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# dealpulse's local CDC cluster\n")
             conf.writelines(f"{name} = {value}\n" for name, value in settings.items())

@@ -137,7 +137,8 @@ def test_an_event_id_is_the_lsn_table_and_lead_and_sorts_by_lsn() -> None:
 
 
 def test_a_write_without_write_date_happens_when_it_is_committed() -> None:
-    change_event = envelope("u", before=OPEN, after={**OPEN, "stage_id": 2}, lsn=5)
+    after = {**OPEN, "stage_id": 2, "write_date": None}
+    change_event = envelope("u", before=OPEN, after=after, lsn=5)
     assert mapped(change_event)[0].payload["occurred_at"] == "2026-11-20T12:00:00.000000Z"
 
 
