@@ -12,6 +12,7 @@ import pytest
 from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.debezium import map_debezium
 from streams.bridges.refusal import Refusal, RefusalReason
+from streams.bridges.source_values import decode_source
 from streams.domain.view import DealStatus
 from tests.support.bridges import deal_view, ingested, summary
 from tests.support.debezium_envelopes import (
@@ -292,3 +293,35 @@ def test_a_change_event_that_cannot_be_mapped_is_refused(
 def test_a_currency_from_the_row_wins_over_the_mapping() -> None:
     events = mapped(envelope("c", after=lead_row(company_currency="USD")))
     assert events[0].payload["currency"] == "USD"
+
+
+CAPTURED_UPDATE = (
+    # As Debezium 3.6.1.Final wrote it here (dealpulse connect up, JsonConverter without
+    # schemas) for `UPDATE crm_lead SET stage_id = 2, write_date = now() ...`.
+    '{"before":{"id":1,"name":"a","type":"opportunity","active":true,"stage_id":1,'
+    '"team_id":1,"user_id":7,"expected_revenue":"1234.50","probability":null,'
+    '"lost_reason_id":null,"date_deadline":20818,"date_closed":null,'
+    '"create_date":1796659379693173,"write_date":1796659379693173},'
+    '"after":{"id":1,"name":"a","type":"opportunity","active":true,"stage_id":2,'
+    '"team_id":1,"user_id":7,"expected_revenue":"1234.50","probability":null,'
+    '"lost_reason_id":null,"date_deadline":20818,"date_closed":null,'
+    '"create_date":1796659379693173,"write_date":1796659388232169},'
+    '"source":{"version":"3.6.1.Final","connector":"postgresql","name":"crm",'
+    '"ts_ms":1796659388233,"snapshot":"false","db":"crm",'
+    '"sequence":"[null,\\"26494368\\"]","ts_us":1796659388233463,'
+    '"ts_ns":1796659388233463000,"schema":"public","table":"crm_lead","txId":738,'
+    '"lsn":26494368,"xmin":null,"origin":null,"origin_lsn":null},"transaction":null,'
+    '"op":"u","ts_ms":1796659388756,"ts_us":1796659388756269,"ts_ns":1796659388756269429}'
+)
+
+
+def test_an_update_as_debezium_wrote_it() -> None:
+    document = decode_source(CAPTURED_UPDATE.encode())
+    assert isinstance(document, dict)
+    outcome = map_debezium(document, MAPPING)  # after the ingest tests' fixed clock: not ingested
+    assert not isinstance(outcome, Refusal), outcome
+    [event] = outcome
+    assert event.payload["type"] == "deal.stage_changed"
+    assert event.payload["stage"] == "qualified"
+    assert event.payload["occurred_at"] == "2026-12-07T16:03:08.232169Z"
+    assert event.event_id.endswith("-00000000000026494368-2-stage_changed")
