@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.debezium import map_debezium
 from streams.bridges.mapping_file import SourceMapping
 from streams.bridges.refusal import Refusal
@@ -72,13 +71,14 @@ class DebeziumTranslator:
         )
         if isinstance(outcome, Refusal):
             return [self._dead_letter(message, outcome.reason.value, outcome.detail)]
-        for event in outcome:
-            checked = self._ingestor.ingest(RawMessage(key=event.key, value=event.encode()))
+        produced = [Outgoing(event.key, event.encode()) for event in outcome]
+        for event, record in zip(outcome, produced, strict=True):
+            checked = self._ingestor.ingest(RawMessage(key=record.key, value=record.value))
             if isinstance(checked, Rejection):
                 reason = REJECTED_PREFIX + checked.reason.value
                 return [self._dead_letter(message, reason, f"{event.event_id}: {checked.detail}")]
-        self.counts.events += len(outcome)
-        return [_outgoing(event) for event in outcome]
+        self.counts.events += len(produced)
+        return produced
 
     def _dead_letter(self, message: RawMessage, reason: str, detail: str) -> Outgoing:
         self.counts.refusals[reason] += 1
@@ -89,7 +89,3 @@ class DebeziumTranslator:
             (ORIGIN_HEADER, message.origin.encode("utf-8", "replace")),
         )
         return Outgoing(message.key, message.value, headers, dead_letter=True)
-
-
-def _outgoing(event: CanonicalEvent) -> Outgoing:
-    return Outgoing(event.key, event.encode())

@@ -9,9 +9,14 @@ script states the canonical event it means, written by hand from Odoo's field me
 `tests.support.reference` computes the metrics of those events, and the worker's
 aggregates must equal them exactly.
 
-It also measures, and prints: the delay from a SQL UPDATE to the changed number on the
-worker's /metrics, and the bridge's rate over a backlog of 2,000 inserted leads (from the
-producer timestamps of the events it wrote).
+Then a bridge is killed (SIGKILL) in the middle of a second backlog and restarted: what
+it had produced but not committed is produced again, and the worker, de-duplicating by
+event id, still equals the reference.
+
+It measures, and prints: the delay from a SQL UPDATE to the changed number on the
+worker's /metrics, the bridge's rate over a backlog of 2,000 inserted leads (from the
+producer timestamps of the events it wrote), and how many events the kill made it
+produce twice.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from streams.ingest.message import RawMessage
 from streams.kafka.topics import ensure_topics
 from streams.metric_context import build_context
 from streams.settings import DEFAULT_ODOO_MAPPING_FILE
-from tests.support.cdc import BridgeProcess, cdc_stack, produced_at_ms, topic_size
+from tests.support.cdc import BridgeProcess, CdcStack, cdc_stack, produced_at_ms, topic_size
 from tests.support.flow import Flow
 from tests.support.oracle import Snapshot, differences, worker_state
 from tests.support.reference import reference
@@ -200,11 +205,11 @@ def streamed_changes(script: Script, deleted_at: datetime) -> None:
     s.insert(16, 220, 1, 7, "1000.00").created(16, 220, 1, 7, "1000.00")
 
 
-def bulk_insert(written: str) -> str:
-    """`BULK_LEADS` new leads in one statement, ids from 1000."""
+def bulk_insert(written: str, first_lead: int) -> str:
+    """`BULK_LEADS` new leads in one statement, ids from `first_lead`."""
     columns = "id, name, stage_id, team_id, user_id, expected_revenue, create_date, write_date"
     values = f"i, 'bulk ' || i, 1, 1, 9, (i % 50) * 100 + 100, {written}, {written}"
-    rows = f"generate_series(1000, {999 + BULK_LEADS}) AS i"
+    rows = f"generate_series({first_lead}, {first_lead + BULK_LEADS - 1}) AS i"
     return f"INSERT INTO crm_lead ({columns}) SELECT {values} FROM {rows}"  # noqa: S608 - the test's own SQL
 
 
@@ -225,78 +230,123 @@ def open_pipeline_value(worker: WorkerProcess) -> float:
     return sum(v for k, v in samples.items() if k.startswith("dealpulse_open_pipeline_value{"))
 
 
+class Run:
+    """One run of the path: the script so far, the stack, the worker and the current bridge."""
+
+    def __init__(self, flow: Flow, clock: datetime, stack: CdcStack, worker: WorkerProcess) -> None:
+        self.flow, self.clock, self.stack, self.worker = flow, clock, stack, worker
+        self.script = Script(base=clock - timedelta(days=1))
+        self.bridge_env = {**flow.env(), "DEALPULSE_CLOCK": clock.isoformat(), **stack.env}
+        self.bridge: BridgeProcess | None = None
+        self._bridges = 0
+
+    def run_sql(self) -> None:
+        self.stack.postgres.sql(self.script.flush())
+
+    def start_bridge(self) -> BridgeProcess:
+        self._bridges += 1
+        log_path = self.flow.state_dir / f"bridge-{self._bridges}.log"
+        self.bridge = BridgeProcess(self.bridge_env, log_path).start()
+        return self.bridge
+
+    def converge(self, what: str) -> None:
+        """Wait until the worker's aggregates equal the reference of the script so far."""
+        expected = expected_metrics(self.script, self.flow, self.clock)
+
+        def converged() -> bool:
+            if self.bridge is not None:
+                self.bridge.check_alive()
+            return not differences(worker_state(self.worker.base_url).snapshot, expected)
+
+        try:
+            wait_for(converged, timeout_seconds=WAIT_SECONDS, what=what)
+        except AssertionError:
+            diff = differences(worker_state(self.worker.base_url).snapshot, expected)
+            raise AssertionError(f"{what}: the worker differs from the reference: {diff}") from None
+
+    def timed_update(self) -> float:
+        """Seconds from sending an UPDATE to the changed number on the worker's /metrics."""
+        before = open_pipeline_value(self.worker)
+        self.script.update(16, 230, "expected_revenue = 1500.00")
+        self.script.expect(
+            "amount_changed", 16, self.script.at(230), amount="1500.00", currency="EUR"
+        )
+        started = time.monotonic()
+        self.run_sql()
+        wait_for(
+            lambda: open_pipeline_value(self.worker) != before,
+            timeout_seconds=WAIT_SECONDS,
+            what="the UPDATE on /metrics",
+        )
+        return time.monotonic() - started
+
+    def backlog(self, first_lead: int) -> None:
+        """With the bridge stopped, `BULK_LEADS` inserted leads, waiting in Debezium's topic."""
+        assert self.bridge is not None
+        assert self.bridge.stop() == 0
+        bootstrap, topic = self.flow.kafka.bootstrap, self.stack.debezium_topic
+        waiting_from = topic_size(bootstrap, topic)
+        self.script.sql(bulk_insert(self.script.ts(240), first_lead))
+        for lead in range(first_lead, first_lead + BULK_LEADS):
+            self.script.created(lead, 240, 1, 9, str((lead % 50) * 100 + 100))
+        self.run_sql()
+        wait_for(
+            lambda: topic_size(bootstrap, topic) >= waiting_from + BULK_LEADS,
+            timeout_seconds=WAIT_SECONDS,
+            what="Debezium to write the backlog",
+        )
+
+
 def test_sql_history_through_debezium_equals_the_reference(flow: Flow) -> None:
     clock = (datetime.now(UTC) + timedelta(hours=1)).replace(second=0, microsecond=0)
-    script = Script(base=clock - timedelta(days=1))
-    clocked = {**flow.env(), "DEALPULSE_CLOCK": clock.isoformat()}
     asyncio.run(ensure_topics(flow.settings()))
-    with cdc_stack(flow.kafka.bootstrap, flow.app_id[-8:], flow.state_dir) as stack:
+    worker_env = {**flow.env(), "DEALPULSE_CLOCK": clock.isoformat()}
+    with (
+        cdc_stack(flow.kafka.bootstrap, flow.app_id[-8:], flow.state_dir) as stack,
+        WorkerProcess(worker_env, flow.state_dir) as worker,
+    ):
         won_stages = stack.postgres.sql("SELECT id FROM crm_stage WHERE is_won").split()
         assert set(won_stages) == load_mapping(DEFAULT_ODOO_MAPPING_FILE).won_stages
-        snapshot_leads(script)
-        stack.postgres.sql(script.flush())
-        stack.connect.up()
-        bridge_env = {**clocked, **stack.env}
-        with (
-            WorkerProcess(clocked, flow.state_dir) as worker,
-            BridgeProcess(bridge_env, flow.state_dir / "bridge.log") as bridge,
-        ):
+        run = Run(flow, clock, stack, worker)
+        try:
+            snapshot_leads(run.script)
+            run.run_sql()
+            stack.connect.up()
+            run.start_bridge()
+            streamed_changes(run.script, deleted_at=clock - timedelta(minutes=1))
+            run.run_sql()
+            run.converge("the snapshot and the streamed history")
+            delay_seconds = run.timed_update()
+            run.converge("the timed update")
 
-            def converged() -> bool:
-                bridge.check_alive()
-                actual = worker_state(worker.base_url).snapshot
-                return not differences(actual, expected_metrics(script, flow, clock))
+            run.backlog(first_lead=1000)
+            run.start_bridge()
+            run.converge("the backlog")
 
-            def assert_converged(what: str) -> None:
-                try:
-                    wait_for(converged, timeout_seconds=WAIT_SECONDS, what=what)
-                except AssertionError:
-                    actual = worker_state(worker.base_url).snapshot
-                    diff = differences(actual, expected_metrics(script, flow, clock))
-                    raise AssertionError(
-                        f"{what}: worker differs from the reference: {diff}"
-                    ) from None
-
-            streamed_changes(script, deleted_at=clock - timedelta(minutes=1))
-            stack.postgres.sql(script.flush())
-            assert_converged("the snapshot and the streamed history")
-
-            before = open_pipeline_value(worker)
-            script.update(16, 230, "expected_revenue = 1500.00")
-            script.expect("amount_changed", 16, script.at(230), amount="1500.00", currency="EUR")
-            started = time.monotonic()
-            stack.postgres.sql(script.flush())
+            run.backlog(first_lead=3000)
+            produced_before = topic_size(flow.kafka.bootstrap, flow.topic)
+            run.start_bridge()
             wait_for(
-                lambda: open_pipeline_value(worker) != before,
+                lambda: topic_size(flow.kafka.bootstrap, flow.topic) > produced_before,
                 timeout_seconds=WAIT_SECONDS,
-                what="the UPDATE on /metrics",
+                what="the bridge to produce part of the second backlog",
             )
-            delay_seconds = time.monotonic() - started
-            assert_converged("the timed update")
-
-            assert bridge.stop() == 0
-            backlog_from = topic_size(flow.kafka.bootstrap, stack.debezium_topic)
-            script.sql(bulk_insert(script.ts(240)))
-            for lead in range(1000, 1000 + BULK_LEADS):
-                script.created(lead, 240, 1, 9, str((lead % 50) * 100 + 100))
-            stack.postgres.sql(script.flush())
-            wait_for(
-                lambda: (
-                    topic_size(flow.kafka.bootstrap, stack.debezium_topic)
-                    >= backlog_from + BULK_LEADS
-                ),
-                timeout_seconds=WAIT_SECONDS,
-                what="Debezium to write the backlog",
-            )
-            with BridgeProcess(bridge_env, flow.state_dir / "bridge-2.log") as bridge:
-                assert_converged("the backlog")
+            assert run.bridge is not None
+            run.bridge.kill()
+            run.start_bridge()
+            run.converge("a bridge killed in the middle of a backlog, then restarted")
+        finally:
+            if run.bridge is not None:
+                run.bridge.stop()
         assert topic_size(flow.kafka.bootstrap, stack.dlq) == 0
 
-    times = produced_at_ms(flow.kafka.bootstrap, flow.topic)
-    bulk = [t for lead in range(1000, 1000 + BULK_LEADS) for t in times[str(lead).encode()]]
-    assert len(bulk) == BULK_LEADS
-    span_seconds = max((max(bulk) - min(bulk)) / 1000, 0.001)
+    produced = produced_at_ms(flow.kafka.bootstrap, flow.topic)
+    first = [at for lead in range(1000, 1000 + BULK_LEADS) for at in produced[str(lead).encode()]]
+    span_seconds = max((max(first) - min(first)) / 1000, 0.001)
+    again = sum(len(produced[str(lead).encode()]) for lead in range(3000, 3000 + BULK_LEADS))
     print(
         f"\nDebezium CDC: SQL UPDATE -> /metrics {delay_seconds:.2f} s; bridge "
-        f"{BULK_LEADS / span_seconds:,.0f} events/s ({BULK_LEADS} events in {span_seconds:.2f} s)"
+        f"{BULK_LEADS / span_seconds:,.0f} events/s ({BULK_LEADS} events in {span_seconds:.2f} s); "
+        f"after kill -9, {again - BULK_LEADS} of {BULK_LEADS} events produced twice, "
+        "de-duplicated by the worker"
     )

@@ -105,6 +105,12 @@ class BridgeProcess:
                 f"bridge exited with {self.process.returncode}; see {self.log_path}"
             )
 
+    def kill(self) -> None:
+        """SIGKILL: no batch finished, no offset committed on the way out."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def stop(self) -> int | None:
         """SIGTERM, then wait; the exit code (None if it had to be killed)."""
         if self.process is None:
