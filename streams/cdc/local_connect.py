@@ -270,8 +270,11 @@ def _failure(status: Mapping[str, Any]) -> str:
 
 
 def _write_properties(path: Path, properties: Mapping[str, str]) -> None:
-    """Java properties; values escaped where the format needs it (backslash, newline)."""
+    """Java properties, readable by this user only (the connector's holds the database
+    password); values escaped where the format needs it (backslash, newline)."""
     lines = [f"{name}={_escaped(value)}" for name, value in properties.items()]
+    path.touch(mode=0o600)
+    path.chmod(0o600)
     path.write_text("\n".join(lines) + "\n")
 
 
