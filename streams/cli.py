@@ -54,6 +54,12 @@ app.add_typer(rates_app, name="rates")
 
 PROBLEMS_SHOWN = 20
 """Problems of a refused file listed one per line; the rest are counted."""
+bridge_app = typer.Typer(help="Bridges: a CRM's own changes in, canonical events out.")
+app.add_typer(bridge_app, name="bridge")
+connect_app = typer.Typer(help="The local Kafka Connect with Debezium's PostgreSQL connector.")
+app.add_typer(connect_app, name="connect")
+postgres_app = typer.Typer(help="The local PostgreSQL holding an Odoo-style CRM, for CDC.")
+app.add_typer(postgres_app, name="postgres")
 
 
 P = ParamSpec("P")
@@ -171,6 +177,79 @@ def kafka_status() -> None:
     status = LocalBroker(load_settings()).status()
     typer.echo(status.describe())
     if not (status.running and status.answering):
+        raise typer.Exit(1)
+
+
+@bridge_app.command("debezium")
+@reported
+def bridge_debezium() -> None:
+    """Turn Debezium's crm_lead change events into canonical events, until Ctrl-C."""
+    from streams.cdc.bridge import run_debezium_bridge
+
+    settings = load_settings()
+    configure_command_logging(settings.log_level)
+    run_debezium_bridge(settings)
+
+
+@connect_app.command("up")
+@reported
+def connect_up() -> None:
+    """Start Kafka Connect with the Debezium connector, or confirm it runs; wait until RUNNING."""
+    from streams.cdc.local_connect import LocalConnect
+
+    typer.echo(LocalConnect(load_settings()).up().describe())
+
+
+@connect_app.command("down")
+@reported
+def connect_down() -> None:
+    """Stop the local Kafka Connect (its offsets stay in DEALPULSE_LOCAL_CONNECT_DIR)."""
+    from streams.cdc.local_connect import LocalConnect
+
+    stopped = LocalConnect(load_settings()).down()
+    typer.echo("local Kafka Connect stopped" if stopped else "local Kafka Connect was not running")
+
+
+@connect_app.command("status")
+@reported
+def connect_status() -> None:
+    """Say whether Connect runs and what the connector reports; exit 1 when it does not run."""
+    from streams.cdc.local_connect import LocalConnect
+
+    status = LocalConnect(load_settings()).status()
+    typer.echo(status.describe())
+    if not status.running:
+        raise typer.Exit(1)
+
+
+@postgres_app.command("up")
+@reported
+def postgres_up() -> None:
+    """Start the local PostgreSQL (created on first use) and apply the CRM schema."""
+    from streams.cdc.local_postgres import LocalPostgres
+
+    typer.echo(LocalPostgres(load_settings()).up().describe())
+
+
+@postgres_app.command("down")
+@reported
+def postgres_down() -> None:
+    """Stop the local PostgreSQL (its data stays in DEALPULSE_LOCAL_POSTGRES_DIR)."""
+    from streams.cdc.local_postgres import LocalPostgres
+
+    stopped = LocalPostgres(load_settings()).down()
+    typer.echo("local PostgreSQL stopped" if stopped else "local PostgreSQL was not running")
+
+
+@postgres_app.command("status")
+@reported
+def postgres_status() -> None:
+    """Say whether the local PostgreSQL answers; exit 1 when it does not."""
+    from streams.cdc.local_postgres import LocalPostgres
+
+    status = LocalPostgres(load_settings()).status()
+    typer.echo(status.describe())
+    if not status.running:
         raise typer.Exit(1)
 
 

@@ -9,6 +9,7 @@ configuration, and only the CLI turns them into an exit code::
     │   └── MappingFileError    a bridge's mapping file (streams.bridges.mapping_file)
     ├── PrerequisiteMissingError     Java, Maven or a jar the local broker needs
     ├── BrokerError             the local broker did not start, answer or stop
+    ├── CdcError                the local PostgreSQL or Kafka Connect did not start, answer or stop
     ├── KafkaUnavailableError   Kafka did not answer in time, or refused the credentials
     ├── ReplayError             a process of `dealpulse replay` failed or vanished
     └── ScrapeError             `dealpulse top` could not read a worker's /metrics
@@ -29,6 +30,10 @@ class PrerequisiteMissingError(DealpulseError):
 
 class BrokerError(DealpulseError):
     """The local Kafka broker did not start, answer or stop as expected."""
+
+
+class CdcError(DealpulseError):
+    """The local PostgreSQL or Kafka Connect (with Debezium) did not start, answer or stop."""
 
 
 class ReplayError(DealpulseError):

@@ -20,6 +20,7 @@ from pydantic import Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PIPELINES_FILE = Path(__file__).resolve().parents[1] / "deploy" / "pipelines.toml"
+DEFAULT_ODOO_MAPPING_FILE = Path(__file__).resolve().parents[1] / "deploy" / "bridges" / "odoo.toml"
 DEFAULT_RATES = {
     "USD": Decimal(1),
     "EUR": Decimal("1.08"),
@@ -79,6 +80,53 @@ class Settings(BaseSettings):
         default=None,
         description="`name:password[,name:password]`: SCRAM-SHA-512 users created when the "
         "local broker's storage is formatted (its first start).",
+    )
+
+    # --- CDC: the local PostgreSQL, Kafka Connect + Debezium, the bridge ----
+    local_postgres_dir: Path = Field(
+        default=Path(".dealpulse/postgres"),
+        description="Data directory and log of the local PostgreSQL.",
+    )
+    local_postgres_port: int = Field(default=5433, description="Port of the local PostgreSQL.")
+    local_postgres_database: str = Field(
+        default="crm",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="The local PostgreSQL's CRM database (Odoo-style tables).",
+    )
+    local_connect_dir: Path = Field(
+        default=Path(".dealpulse/connect"),
+        description="Configuration, offsets, pid file and log of the local Kafka Connect.",
+    )
+    local_connect_port: int = Field(default=8083, description="REST port of the local Connect.")
+    local_connect_heap: str = Field(default="512m", description="JVM heap of the local Connect.")
+    local_connect_start_timeout_seconds: float = 120.0
+    debezium_database_host: str = Field(
+        default="127.0.0.1", description="The CRM database Debezium reads (its host)."
+    )
+    debezium_database_port: int | None = Field(
+        default=None, description="Its port; unset: DEALPULSE_LOCAL_POSTGRES_PORT."
+    )
+    debezium_database_name: str | None = Field(
+        default=None, description="Its database; unset: DEALPULSE_LOCAL_POSTGRES_DATABASE."
+    )
+    debezium_database_user: str = Field(
+        default="postgres", description="A user with REPLICATION and SELECT on crm_lead."
+    )
+    debezium_database_password: SecretStr | None = None
+    debezium_topic_prefix: str = Field(
+        default="crm",
+        description="Debezium's `topic.prefix`: the lead changes are on PREFIX.public.crm_lead.",
+    )
+    debezium_mapping_file: Path = Field(
+        default=DEFAULT_ODOO_MAPPING_FILE,
+        description="The Debezium bridge's mapping file (stage, team and lost-reason ids).",
+    )
+    debezium_dlq_topic: str = Field(
+        default="crm.debezium.dlq",
+        description="Where the Debezium bridge puts change events it cannot map, with a reason.",
+    )
+    debezium_group_id: str = Field(
+        default="dealpulse-bridge-debezium", description="The Debezium bridge's consumer group."
     )
 
     # --- Topics ------------------------------------------------------------
@@ -348,6 +396,11 @@ class Settings(BaseSettings):
     @property
     def uses_local_broker(self) -> bool:
         return self.kafka_bootstrap is None
+
+    @property
+    def debezium_topic(self) -> str:
+        """The topic Debezium writes the lead changes to."""
+        return f"{self.debezium_topic_prefix}.public.crm_lead"
 
     @property
     def bootstrap_servers(self) -> str:

@@ -13,4 +13,6 @@ they share, with no Kafka, HTTP or Prometheus in it:
 - `pipedrive` — Pipedrive webhooks v2 to canonical events;
 - `salesforce` — Salesforce `OpportunityChangeEvent` (Change Data Capture) to
   canonical events.
+- `debezium` — Debezium's PostgreSQL change events of an Odoo-style `crm_lead` to
+  canonical events (the process around it is `streams.cdc`).
 """

@@ -73,10 +73,13 @@ class SourceIdentity:
     tag: str
     parts: tuple[str, ...]
     sequence: int | None = None
+    sequence_digits: int = _SEQUENCE_DIGITS
+    """Zero-padded to this width so ids sort by sequence (20 holds any 64-bit number)."""
 
     def event_id(self, change_type: EventType) -> str:
         digest = hashlib.sha256("\x1f".join(self.parts).encode("utf-8")).hexdigest()
-        sequence = "" if self.sequence is None else f"{self.sequence:0{_SEQUENCE_DIGITS}d}-"
+        width = self.sequence_digits
+        sequence = "" if self.sequence is None else f"{self.sequence:0{width}d}-"
         kind = change_type.value.removeprefix("deal.")
         return f"{self.tag}-{digest[:_DIGEST_HEX_CHARS]}-{sequence}{_RANKS[change_type]}-{kind}"
 

@@ -22,6 +22,9 @@ the other, and which CRM stages mean a deal is won or lost::
     won = [5, "Closed Won"]        # docs/crm-bridges.md has the rest
     lost = [6]
 
+    [lost_reasons]                 # optional; CRM lost-reason id = the reason dealpulse shows
+    3 = "too expensive"
+
 An id the file does not map passes through under its own name: the worker
 already counts and reports stages the pipeline configuration does not know, so
 a stage added in the CRM shows up instead of vanishing. Ids may be TOML
@@ -47,7 +50,7 @@ from streams.errors import ConfigurationError
 Outcome = Literal["won", "lost"]
 DEFAULT_LOST_REASON = "unspecified"
 _SCALARS = ("source", "tenant", "pipeline", "currency", "lost_reason")
-_TABLES = ("pipelines", "stages", "outcomes")
+_TABLES = ("pipelines", "stages", "outcomes", "lost_reasons")
 _OUTCOMES: tuple[Outcome, ...] = ("won", "lost")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
@@ -69,6 +72,7 @@ class SourceMapping:
     stages: Mapping[str, str] | None = None
     won_stages: frozenset[str] = frozenset()
     lost_stages: frozenset[str] = frozenset()
+    lost_reasons: Mapping[str, str] | None = None
 
     def pipeline_for(self, crm_pipeline: str | None) -> str | None:
         """The dealpulse pipeline of a CRM pipeline id; without one, the default."""
@@ -79,6 +83,10 @@ class SourceMapping:
     def stage_for(self, crm_stage: str) -> str:
         """The dealpulse stage of a CRM stage id; an unmapped id is its own name."""
         return (self.stages or {}).get(crm_stage, crm_stage)
+
+    def lost_reason_for(self, crm_reason: str) -> str:
+        """The reason a CRM lost-reason id stands for; an unmapped id is its own text."""
+        return (self.lost_reasons or {}).get(crm_reason, crm_reason)
 
     def outcome_of(self, crm_stage: str | None) -> Outcome | None:
         """Whether entering this CRM stage wins or loses the deal (`None`: it stays open)."""
@@ -145,6 +153,7 @@ class _Checker:
             stages=stages,
             won_stages=won,
             lost_stages=lost,
+            lost_reasons=self._names(document, "lost_reasons", limit=REASON_LIMIT),
         )
 
     def _optional(
@@ -154,12 +163,14 @@ class _Checker:
             return None
         return self._text(None, key, document[key], limit)
 
-    def _names(self, document: Mapping[str, object], table: str) -> dict[str, str]:
+    def _names(
+        self, document: Mapping[str, object], table: str, *, limit: int = NAME_LIMIT
+    ) -> dict[str, str]:
         body = document.get(table, {})
         if not isinstance(body, Mapping):
             raise self._error(None, table, f"'{table}' must be a table of id = name")
         return {
-            self._id(key, table, key): self._text(table, key, name, NAME_LIMIT)
+            self._id(key, table, key): self._text(table, key, name, limit)
             for key, name in body.items()
         }
 

@@ -1,0 +1,59 @@
+"""A Debezium record to what the bridge produces: events, nothing, or one dead letter."""
+
+from __future__ import annotations
+
+import json
+
+from streams.bridges.refusal import RefusalReason
+from streams.cdc.translator import REJECTED_PREFIX, DebeziumTranslator
+from streams.ingest.message import RawMessage
+from tests.support.debezium_envelopes import envelope, lead_row, odoo_mapping, update
+from tests.support.ingest import make_ingestor
+
+
+def translator() -> DebeziumTranslator:
+    return DebeziumTranslator(odoo_mapping(), make_ingestor())
+
+
+def record(value: bytes | None, offset: int = 7) -> RawMessage:
+    return RawMessage(b'{"id":42}', value, (), "crm.public.crm_lead", 0, offset)
+
+
+def test_events_are_keyed_by_deal_and_a_tombstone_gives_nothing() -> None:
+    bridge = translator()
+    change = update(lead_row(), 100, "2026-11-21T10:00:00", stage_id=4, expected_revenue="9.5")
+    produced = bridge.translate(record(json.dumps(change).encode()))
+    assert [(item.key, item.dead_letter) for item in produced] == [(b"42", False), (b"42", False)]
+    assert [json.loads(item.value or b"")["type"] for item in produced] == [
+        "deal.amount_changed",
+        "deal.won",
+    ]
+    assert bridge.translate(record(None)) == []
+    assert bridge.counts.tombstones == 1
+    assert bridge.counts.events == 2
+
+
+def test_a_refusal_is_one_dead_letter_with_reason_detail_and_origin() -> None:
+    bridge = translator()
+    raw = json.dumps(envelope("c", after=lead_row(), table="res_partner")).encode()
+    [letter] = bridge.translate(record(raw, offset=12))
+    headers = dict(letter.headers)
+    assert letter.dead_letter
+    assert letter.value == raw
+    assert headers["dealpulse.reason"] == RefusalReason.NOT_A_DEAL.value.encode()
+    assert b"res_partner" in headers["dealpulse.detail"]
+    assert headers["dealpulse.origin"] == b"crm.public.crm_lead/0/12"
+    assert bridge.counts.refusals == {"not_a_deal": 1}
+
+
+def test_not_json_is_a_dead_letter_too() -> None:
+    [letter] = translator().translate(record(b"\xff not json"))
+    assert dict(letter.headers)["dealpulse.reason"] == b"not_json"
+
+
+def test_an_event_the_worker_would_refuse_is_dead_lettered_instead() -> None:
+    far_future = lead_row(create_date=4_102_444_800_000_000, write_date=4_102_444_800_000_000)
+    raw = json.dumps(envelope("c", after=far_future)).encode()
+    [letter] = translator().translate(record(raw))
+    reason = dict(letter.headers)["dealpulse.reason"].decode()
+    assert reason == REJECTED_PREFIX + "future_timestamp"
