@@ -5,6 +5,7 @@ Typer gives typed options, `--help` for free and a test runner for the CLI tests
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import traceback
@@ -430,6 +431,44 @@ def save_svg(console: Console, path: Path) -> None:
         console.save_svg(str(path), title="dealpulse top")
     except OSError as error:
         raise ConfigurationError(f"cannot write {path}: {error.strerror}") from error
+
+
+bridge_app = typer.Typer(
+    help="CRM bridges: a CRM's changes in, canonical events out (docs/crm-bridges.md).",
+    no_args_is_help=True,
+)
+app.add_typer(bridge_app, name="bridge")
+MappingFile = Annotated[Path, typer.Argument(help="The CRM's mapping file (TOML).")]
+
+
+@bridge_app.command("hubspot")
+@reported
+def bridge_hubspot(mapping: MappingFile) -> None:
+    """Serve HubSpot's deal webhooks on DEALPULSE_BRIDGE_HUBSPOT_PORT."""
+    from streams.bridges.hubspot_process import run_hubspot_bridge
+    from streams.bridges.mapping_file import load_mapping
+
+    asyncio.run(run_hubspot_bridge(load_settings(), load_mapping(mapping)))
+
+
+@bridge_app.command("pipedrive")
+@reported
+def bridge_pipedrive(mapping: MappingFile) -> None:
+    """Serve Pipedrive's webhooks v2 on DEALPULSE_BRIDGE_PIPEDRIVE_PORT."""
+    from streams.bridges.mapping_file import load_mapping
+    from streams.bridges.pipedrive_process import run_pipedrive_bridge
+
+    asyncio.run(run_pipedrive_bridge(load_settings(), load_mapping(mapping)))
+
+
+@bridge_app.command("salesforce")
+@reported
+def bridge_salesforce(mapping: MappingFile) -> None:
+    """Bridge DEALPULSE_SALESFORCE_TOPIC (Salesforce CDC via Kafka Connect) to the events."""
+    from streams.bridges.mapping_file import load_mapping
+    from streams.bridges.salesforce_process import run_salesforce_bridge
+
+    asyncio.run(run_salesforce_bridge(load_settings(), load_mapping(mapping)))
 
 
 def main() -> None:
