@@ -445,8 +445,8 @@ MappingFile = Annotated[Path, typer.Argument(help="The CRM's mapping file (TOML)
 @reported
 def bridge_hubspot(mapping: MappingFile) -> None:
     """Serve HubSpot's deal webhooks on DEALPULSE_BRIDGE_HUBSPOT_PORT."""
-    from streams.bridges.hubspot_process import run_hubspot_bridge
     from streams.bridges.mapping_file import load_mapping
+    from streams.bridges.process.hubspot import run_hubspot_bridge
 
     asyncio.run(run_hubspot_bridge(load_settings(), load_mapping(mapping)))
 
@@ -456,7 +456,7 @@ def bridge_hubspot(mapping: MappingFile) -> None:
 def bridge_pipedrive(mapping: MappingFile) -> None:
     """Serve Pipedrive's webhooks v2 on DEALPULSE_BRIDGE_PIPEDRIVE_PORT."""
     from streams.bridges.mapping_file import load_mapping
-    from streams.bridges.pipedrive_process import run_pipedrive_bridge
+    from streams.bridges.process.pipedrive import run_pipedrive_bridge
 
     asyncio.run(run_pipedrive_bridge(load_settings(), load_mapping(mapping)))
 
@@ -466,7 +466,7 @@ def bridge_pipedrive(mapping: MappingFile) -> None:
 def bridge_salesforce(mapping: MappingFile) -> None:
     """Bridge DEALPULSE_SALESFORCE_TOPIC (Salesforce CDC via Kafka Connect) to the events."""
     from streams.bridges.mapping_file import load_mapping
-    from streams.bridges.salesforce_process import run_salesforce_bridge
+    from streams.bridges.process.salesforce import run_salesforce_bridge
 
     asyncio.run(run_salesforce_bridge(load_settings(), load_mapping(mapping)))
 

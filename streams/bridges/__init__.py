@@ -1,6 +1,6 @@
 """Bridges: turn what a CRM emits into canonical v1 deal events.
 
-Each bridge will run as its own process (`dealpulse bridge SOURCE ...`) and write
+Each bridge runs as its own process (`dealpulse bridge SOURCE ...`) and write
 to the events topic; the workers do not change. This package is the pure core
 they share, with no Kafka, HTTP or Prometheus in it:
 
@@ -12,5 +12,10 @@ they share, with no Kafka, HTTP or Prometheus in it:
 - `canonical` — the canonical event a bridge writes, and its deterministic `event_id`;
 - `pipedrive` — Pipedrive webhooks v2 to canonical events;
 - `salesforce` — Salesforce `OpportunityChangeEvent` (Change Data Capture) to
-  canonical events.
+  canonical events;
+- `hubspot` — HubSpot deal webhooks (and the CRM API's read of a deal) to
+  canonical events;
+- `signatures` — HubSpot's v3 request signature and Pipedrive's basic auth.
+
+The processes around this core are in `streams.bridges.process`.
 """

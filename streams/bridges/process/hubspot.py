@@ -14,15 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from streams.bridges.bridge_metrics import BridgeMetrics
 from streams.bridges.canonical import CanonicalEvent
-from streams.bridges.http_server import (
-    SignedRequest,
-    Translation,
-    WebhookSource,
-    serve_until_stopped,
-    webhook_app,
-)
 from streams.bridges.hubspot import (
     DEAL_PROPERTIES,
     HubSpotDeal,
@@ -32,7 +24,15 @@ from streams.bridges.hubspot import (
     needs_deal,
 )
 from streams.bridges.mapping_file import SourceMapping
-from streams.bridges.output import BridgeOutput, Letter, bridge_producer
+from streams.bridges.process.http_server import (
+    SignedRequest,
+    Translation,
+    WebhookSource,
+    serve_until_stopped,
+    webhook_app,
+)
+from streams.bridges.process.metrics import BridgeMetrics
+from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer
 from streams.bridges.refusal import Refusal, RefusalReason
 from streams.bridges.signatures import (
     HUBSPOT_SIGNATURE_HEADER,

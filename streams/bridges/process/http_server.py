@@ -23,9 +23,9 @@ from typing import Protocol
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from streams.bridges.bridge_metrics import BridgeMetrics
 from streams.bridges.canonical import CanonicalEvent
-from streams.bridges.output import BridgeOutput, Letter
+from streams.bridges.process.metrics import BridgeMetrics
+from streams.bridges.process.output import BridgeOutput, Letter
 from streams.bridges.refusal import Refusal
 from streams.bridges.signatures import Denial
 from streams.errors import CrmUnavailableError

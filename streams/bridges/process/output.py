@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from streams.bridges.bridge_metrics import BridgeMetrics
 from streams.bridges.canonical import CanonicalEvent
+from streams.bridges.process.metrics import BridgeMetrics
 from streams.bridges.refusal import Refusal
 from streams.ingest.dead_letter import DETAIL_HEADER, MAX_DETAIL_BYTES, REASON_HEADER
 from streams.settings import Settings

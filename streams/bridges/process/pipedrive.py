@@ -6,17 +6,17 @@ the pure `streams.bridges.pipedrive`; one webhook is one deal change.
 
 from __future__ import annotations
 
-from streams.bridges.bridge_metrics import BridgeMetrics
-from streams.bridges.http_server import (
+from streams.bridges.mapping_file import SourceMapping
+from streams.bridges.pipedrive import map_pipedrive
+from streams.bridges.process.http_server import (
     SignedRequest,
     Translation,
     WebhookSource,
     serve_until_stopped,
     webhook_app,
 )
-from streams.bridges.mapping_file import SourceMapping
-from streams.bridges.output import BridgeOutput, Letter, bridge_producer
-from streams.bridges.pipedrive import map_pipedrive
+from streams.bridges.process.metrics import BridgeMetrics
+from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer
 from streams.bridges.refusal import Refusal
 from streams.bridges.signatures import Denial, check_basic_auth
 from streams.bridges.source_values import decode_source

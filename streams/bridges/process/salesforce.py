@@ -16,11 +16,11 @@ import logging
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from streams.bridges.bridge_metrics import BridgeMetrics
 from streams.bridges.canonical import CanonicalEvent
-from streams.bridges.http_server import METRICS_CONTENT_TYPE, stop_signal
 from streams.bridges.mapping_file import SourceMapping
-from streams.bridges.output import BridgeOutput, Letter, bridge_producer
+from streams.bridges.process.http_server import METRICS_CONTENT_TYPE, stop_signal
+from streams.bridges.process.metrics import BridgeMetrics
+from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer
 from streams.bridges.refusal import Refusal
 from streams.bridges.salesforce import map_salesforce
 from streams.bridges.source_values import decode_source
@@ -98,8 +98,14 @@ async def run_salesforce_bridge(settings: Settings, mapping: SourceMapping) -> N
         dlq_topic=settings.topic_bridge_dlq,
         metrics=metrics,
     )
+
+    async def exposition(_: web.Request) -> web.Response:
+        return web.Response(
+            body=metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE}
+        )
+
     app = web.Application()
-    app.router.add_get("/metrics", lambda _: _exposition(metrics))
+    app.router.add_get("/metrics", exposition)
     runner = web.AppRunner(app, access_log=None)
     await producer.start()
     await consumer.start()
@@ -118,7 +124,3 @@ async def run_salesforce_bridge(settings: Settings, mapping: SourceMapping) -> N
         await runner.cleanup()
         await consumer.stop()
         await producer.stop()
-
-
-async def _exposition(metrics: BridgeMetrics) -> web.Response:
-    return web.Response(body=metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
