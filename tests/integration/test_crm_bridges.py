@@ -1,6 +1,7 @@
-"""Pipedrive and HubSpot deal stories posted to the real bridge processes, as the CRMs
-post them (signed, batched, redelivered, out of order): a worker's numbers equal the
-reference computation over the canonical events written by hand for the stories."""
+"""Deal stories sent to the real bridge processes as the CRMs send them — Pipedrive and
+HubSpot webhooks (signed, batched, redelivered, out of order), Salesforce change events
+on a Connect source's topic (redelivered, with a gap event): a worker's numbers equal
+the reference computation over the canonical events written by hand for the stories."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 import pytest
@@ -21,14 +22,23 @@ from streams.bridges.signatures import (
     HUBSPOT_TIMESTAMP_HEADER,
     hubspot_signature,
 )
-from streams.kafka.topics import ensure_topics
+from streams.kafka.topics import TopicSpec, ensure_topics
 from streams.metric_context import build_context
+from streams.simulator import OutboundMessage
 from tests.support.bridge_process import BridgeProcess, ThreadedApp
-from tests.support.bridges import PIPEDRIVE_TOML
-from tests.support.crm_stories import expected_events, hubspot_story, pipedrive_webhooks, stories
+from tests.support.bridges import PIPEDRIVE_TOML, SALESFORCE_TOML, epoch_ms, opportunity_event
+from tests.support.crm_stories import (
+    Source,
+    Story,
+    expected_events,
+    hubspot_story,
+    pipedrive_webhooks,
+    salesforce_events,
+    stories,
+)
 from tests.support.flow import Flow
 from tests.support.hubspot import CLIENT_SECRET, HUBSPOT_TOML, TOKEN, basic_auth, crm_api_app
-from tests.support.kafka_io import committed_lag, end_offsets
+from tests.support.kafka_io import committed_lag, end_offsets, produce, read_topic
 from tests.support.oracle import differences, worker_state
 from tests.support.reference import reference
 from tests.support.waiting import wait_for
@@ -40,12 +50,10 @@ pytestmark = pytest.mark.integration
 DEALS_PER_SOURCE = 300
 CONCURRENT_REQUESTS = 8
 PIPEDRIVE_AUTH = ("pipedrive-hook", "hook-password-19")
-SOURCES: tuple[Literal["pipedrive", "hubspot"], ...] = ("pipedrive", "hubspot")
+SOURCES: tuple[Source, ...] = ("pipedrive", "hubspot", "salesforce")
 
 
-def test_pipedrive_and_hubspot_through_the_bridges_equal_the_reference(
-    flow: Flow, tmp_path: Path
-) -> None:
+def test_three_crms_through_the_bridges_equal_the_reference(flow: Flow, tmp_path: Path) -> None:
     told = stories(DEALS_PER_SOURCE, seed=1919, start=datetime(2026, 9, 1, tzinfo=UTC))
     hubspot_stories = [hubspot_story(story) for story in told]
     expected = [
@@ -57,6 +65,7 @@ def test_pipedrive_and_hubspot_through_the_bridges_equal_the_reference(
     asyncio.run(ensure_topics(flow.settings()))
     (tmp_path / "pipedrive.toml").write_text(PIPEDRIVE_TOML)
     (tmp_path / "hubspot.toml").write_text(HUBSPOT_TOML)
+    (tmp_path / "salesforce.toml").write_text(SALESFORCE_TOML)
     deals = {str(story.deal_id): story.api_document() for story in hubspot_stories}
     reads: list[str] = []
     env = {
@@ -81,16 +90,21 @@ def test_pipedrive_and_hubspot_through_the_bridges_equal_the_reference(
                 name: produced_events(bridge.scrape(), name)
                 for name, bridge in (("pipedrive", pipedrive), ("hubspot", hubspot))
             }
+    produced["salesforce"], salesforce_seconds = bridge_salesforce(flow, told, env, tmp_path)
     print(
         f"\npipedrive bridge: {produced['pipedrive']} events from {len(webhooks)} webhooks "
         f"(+ redeliveries) in {pipedrive_seconds:.2f} s = "
         f"{produced['pipedrive'] / pipedrive_seconds:.0f} events/s; "
         f"hubspot bridge: {produced['hubspot']} events from {len(hubspot_batches)} batches "
         f"in {hubspot_seconds:.2f} s = {produced['hubspot'] / hubspot_seconds:.0f} events/s "
-        f"({len(reads)} CRM API reads)"
+        f"({len(reads)} CRM API reads); salesforce bridge: {produced['salesforce']} events "
+        f"in {salesforce_seconds:.2f} s from its start, group join included = "
+        f"{produced['salesforce'] / salesforce_seconds:.0f} events/s"
     )
+    [gap] = read_topic(flow.kafka.bootstrap, env["DEALPULSE_TOPIC_BRIDGE_DLQ"])
+    assert dict(gap.headers)["dealpulse.reason"] == b"unreplayable"
     written = sum(end_offsets(flow.kafka.bootstrap, flow.topic).values())
-    assert written == produced["pipedrive"] + produced["hubspot"]
+    assert written == sum(produced.values())
     assert written > len(expected)  # the redeliveries were produced again, to be de-duplicated
 
     with WorkerProcess(clocked(flow.env()), flow.state_dir) as worker:
@@ -170,3 +184,45 @@ def produced_events(samples: dict[str, float], source: str) -> int:
             if name.startswith(prefix) and f'source="{source}"' in name
         )
     )
+
+
+REFUSED_GAP = 'dealpulse_bridge_refusals_total{reason="unreplayable",source="salesforce"}'
+
+
+def salesforce_messages(told: list[Story]) -> list[OutboundMessage]:
+    """The change events as the Connect source writes them (JSON, keyed by record id), a
+    tenth of them twice (a connector restarted from an older offset), and one gap."""
+    events = [event for story in told for event in salesforce_events(story)]
+    gap = opportunity_event(
+        "GAP_UPDATE", ["006Hs99999999AAAAIA"], epoch_ms("2026-09-15T12:00:00"), "gap-0001"
+    )
+    return [
+        OutboundMessage(
+            key=event["ChangeEventHeader"]["recordIds"][0].encode(),
+            value=json.dumps(event, default=float).encode(),
+        )
+        for event in [*events, *events[::10], gap]
+    ]
+
+
+def bridge_salesforce(
+    flow: Flow, told: list[Story], env: dict[str, str], tmp_path: Path
+) -> tuple[int, float]:
+    """Run the Salesforce bridge over the stories' change events until it has committed
+    them all; the events it produced, and the seconds from its start."""
+    topic = f"salesforce.{flow.topic}"
+    asyncio.run(ensure_topics(flow.settings(), [TopicSpec(topic, 3, 1)]))
+    produce(flow.kafka.bootstrap, topic, salesforce_messages(told))
+    group = f"bridge-{flow.app_id}"
+    env = {**env, "DEALPULSE_SALESFORCE_TOPIC": topic, "DEALPULSE_SALESFORCE_GROUP_ID": group}
+    with BridgeProcess("salesforce", tmp_path / "salesforce.toml", env, flow.state_dir) as bridge:
+        started = time.perf_counter()
+        wait_for(
+            lambda: committed_lag(flow.kafka.bootstrap, group, topic) == 0,
+            timeout_seconds=120,
+            what="the Salesforce bridge to commit every offset",
+        )
+        seconds = time.perf_counter() - started
+        samples = bridge.scrape()
+    assert samples[REFUSED_GAP] == 1
+    return produced_events(samples, "salesforce"), seconds

@@ -1,6 +1,7 @@
-"""Deal stories told once and written three ways: as Pipedrive webhooks v2, as HubSpot
-webhook events (with what HubSpot's CRM API then answers), and as the canonical events
-a bridge must produce, built here by hand, independently of the bridges' mapping."""
+"""Deal stories told once and written four ways: as Pipedrive webhooks v2, as HubSpot
+webhook events (with what HubSpot's CRM API then answers), as Salesforce
+`OpportunityChangeEvent`s, and as the canonical events a bridge must produce, built
+here by hand, independently of the bridges' mapping."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from streams.domain.events import DealEvent, EventType
+from streams.domain.events import DEFAULT_TENANT, DealEvent, EventType
 from streams.domain.money import Money
-from tests.support.bridges import pipedrive_deal, pipedrive_webhook
+from tests.support.bridges import opportunity_event, pipedrive_deal, pipedrive_webhook
 from tests.support.hubspot import HubSpotDealStory
 
 STAGES = ("lead", "qualified", "proposal", "negotiation")
@@ -26,6 +27,20 @@ HUBSPOT_STAGE_IDS = (
 CLOSE_DATE = date(2026, 12, 31)
 PIPEDRIVE_LOST_REASON = "Price too high"
 HUBSPOT_LOST_REASON = "closed lost in HubSpot"  # the mapping's (tests/support/hubspot.py)
+SALESFORCE_STAGE_NAMES = (
+    "Prospecting",
+    "Qualification",
+    "Proposal/Price Quote",
+    "Negotiation/Review",
+)
+SALESFORCE_LOST_REASON = "closed lost in Salesforce"  # the mapping's (tests/support/bridges.py)
+Source = Literal["pipedrive", "hubspot", "salesforce"]
+CURRENCIES = {"pipedrive": "EUR", "hubspot": "USD", "salesforce": "USD"}
+LOST_REASONS = {
+    "pipedrive": PIPEDRIVE_LOST_REASON,
+    "hubspot": HUBSPOT_LOST_REASON,
+    "salesforce": SALESFORCE_LOST_REASON,
+}
 
 Kind = Literal["create", "move", "amount", "owner", "win", "lose", "reopen", "delete"]
 
@@ -91,10 +106,10 @@ def _amount(rng: random.Random) -> Decimal:
 # --- as canonical events ---------------------------------------------------------------
 
 
-def expected_events(story: Story, source: Literal["pipedrive", "hubspot"]) -> list[DealEvent]:
+def expected_events(story: Story, source: Source) -> list[DealEvent]:
     """What the bridge must write for this story, as the worker reads it."""
     deal_id = deal_id_of(story, source)
-    currency = "EUR" if source == "pipedrive" else "USD"
+    currency = CURRENCIES[source]
     events = []
     owner = amount = None
     for number, step in enumerate(story.steps):
@@ -102,7 +117,7 @@ def expected_events(story: Story, source: Literal["pipedrive", "hubspot"]) -> li
             "event_id": f"expected-{deal_id}-{number}",
             "occurred_at": step.at,
             "deal_id": deal_id,
-            "tenant": "acme",
+            "tenant": DEFAULT_TENANT if source == "salesforce" else "acme",
             "source": source,
         }
         if step.kind == "create":
@@ -133,19 +148,22 @@ def expected_events(story: Story, source: Literal["pipedrive", "hubspot"]) -> li
             else:
                 event = DealEvent(type=EventType.WON, **common)
         elif step.kind == "lose":
-            reason = PIPEDRIVE_LOST_REASON if source == "pipedrive" else HUBSPOT_LOST_REASON
-            event = DealEvent(type=EventType.LOST, reason=reason, **common)
+            event = DealEvent(type=EventType.LOST, reason=LOST_REASONS[source], **common)
         else:
             event = DealEvent(type=EventType.DELETED, **common)
         events.append(event)
     return events
 
 
-def deal_id_of(story: Story, source: Literal["pipedrive", "hubspot"]) -> str:
+def deal_id_of(story: Story, source: Source) -> str:
+    if source == "salesforce":
+        return f"006Hs{story.deal_number:08d}AAAAIA"
     return str((50_000 if source == "pipedrive" else 90_000) + story.deal_number)
 
 
-def _owner(owner: int, source: str) -> str:
+def _owner(owner: int, source: Source) -> str:
+    if source == "salesforce":
+        return f"005Hs00000Ab{owner:04d}AV"
     return str((900 if source == "pipedrive" else 7001) + owner)
 
 
@@ -226,3 +244,47 @@ def hubspot_story(story: Story) -> HubSpotDealStory:
         else:
             told.delete(at)
     return told
+
+
+# --- as Salesforce OpportunityChangeEvents -------------------------------------------
+
+
+def salesforce_events(story: Story) -> list[dict[str, Any]]:
+    deal_id = deal_id_of(story, "salesforce")
+    events = []
+    for number, step in enumerate(story.steps):
+        at_ms = int(step.at.timestamp() * 1000)
+        transaction = f"000{story.deal_number:06d}-{number:04d}-4f1a-9c3e-5b7d2e8f0a61"
+        stage = SALESFORCE_STAGE_NAMES[step.stage]
+        if step.kind == "create":
+            body: dict[str, Any] = {
+                "Name": f"Opportunity {story.deal_number}",
+                "StageName": stage,
+                "Amount": step.amount,
+                "OwnerId": _owner(step.owner, "salesforce"),
+                "CloseDate": CLOSE_DATE.isoformat(),
+                "IsClosed": False,
+                "IsWon": False,
+                "Probability": 10,
+                "ForecastCategoryName": "Pipeline",
+            }
+            events.append(opportunity_event("CREATE", [deal_id], at_ms, transaction, **body))
+            continue
+        if step.kind == "delete":
+            events.append(opportunity_event("DELETE", [deal_id], at_ms, transaction))
+            continue
+        updates: dict[str, dict[str, Any]] = {
+            "move": {"StageName": stage},
+            "reopen": {"StageName": stage, "IsClosed": False, "Probability": 50},
+            "amount": {"Amount": step.amount},
+            "owner": {"OwnerId": _owner(step.owner, "salesforce")},
+            "win": {"StageName": "Closed Won", "IsClosed": True, "IsWon": True, "Probability": 100},
+            "lose": {"StageName": "Closed Lost", "IsClosed": True, "Probability": 0},
+        }
+        body = updates[step.kind]
+        events.append(
+            opportunity_event(
+                "UPDATE", [deal_id], at_ms, transaction, changed_fields=list(body), **body
+            )
+        )
+    return events

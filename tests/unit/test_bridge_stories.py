@@ -5,7 +5,6 @@ the real bridge processes, Kafka and a worker)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
 
 import pytest
 
@@ -13,13 +12,16 @@ from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.hubspot import HubSpotDeal, deal_from_api, map_hubspot, needs_deal
 from streams.bridges.pipedrive import map_pipedrive
 from streams.bridges.refusal import Refusal
+from streams.bridges.salesforce import map_salesforce
 from streams.metric_context import build_context
 from streams.settings import Settings
-from tests.support.bridges import ingested, pipedrive_mapping
+from tests.support.bridges import ingested, pipedrive_mapping, salesforce_mapping
 from tests.support.crm_stories import (
+    Source,
     expected_events,
     hubspot_story,
     pipedrive_webhooks,
+    salesforce_events,
     stories,
 )
 from tests.support.hubspot import hubspot_mapping
@@ -54,11 +56,25 @@ def hubspot_events() -> list[CanonicalEvent]:
     return events
 
 
-@pytest.mark.parametrize("source", ["pipedrive", "hubspot"])
+def salesforce_mapped() -> list[CanonicalEvent]:
+    mapping = salesforce_mapping()
+    events: list[CanonicalEvent] = []
+    for story in STORIES:
+        for change_event in salesforce_events(story):
+            outcome = map_salesforce(change_event, mapping)
+            assert not isinstance(outcome, Refusal), (outcome, change_event)
+            events.extend(outcome)
+    return events
+
+
+MAPPED = {"pipedrive": pipedrive_events, "hubspot": hubspot_events, "salesforce": salesforce_mapped}
+
+
+@pytest.mark.parametrize("source", ["pipedrive", "hubspot", "salesforce"])
 def test_mapped_stories_have_exactly_the_metrics_of_their_canonical_events(
-    source: Literal["pipedrive", "hubspot"],
+    source: Source,
 ) -> None:
-    mapped = pipedrive_events() if source == "pipedrive" else hubspot_events()
+    mapped = MAPPED[source]()
     expected = [event for story in STORIES for event in expected_events(story, source)]
     ctx = build_context(Settings(), NOW)
     kinds = {event.type for event in expected}

@@ -32,7 +32,7 @@ from streams.bridges.process.http_server import (
     webhook_app,
 )
 from streams.bridges.process.metrics import BridgeMetrics
-from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer
+from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer, prepare_kafka
 from streams.bridges.refusal import Refusal, RefusalReason
 from streams.bridges.signatures import (
     HUBSPOT_SIGNATURE_HEADER,
@@ -42,7 +42,6 @@ from streams.bridges.signatures import (
 )
 from streams.bridges.source_values import decode_json
 from streams.errors import ConfigurationError, CrmUnavailableError
-from streams.kafka.availability import wait_for_kafka
 from streams.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/hubspot"
@@ -165,7 +164,7 @@ async def run_hubspot_bridge(settings: Settings, mapping: SourceMapping) -> None
             "set DEALPULSE_HUBSPOT_CLIENT_SECRET and DEALPULSE_HUBSPOT_ACCESS_TOKEN "
             "(the app's client secret and a token to read deals)"
         )
-    await wait_for_kafka(settings)
+    await prepare_kafka(settings)
     metrics = BridgeMetrics(SOURCE)
     producer = bridge_producer(settings)
     await producer.start()

@@ -20,6 +20,8 @@ from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.process.metrics import BridgeMetrics
 from streams.bridges.refusal import Refusal
 from streams.ingest.dead_letter import DETAIL_HEADER, MAX_DETAIL_BYTES, REASON_HEADER
+from streams.kafka.availability import wait_for_kafka
+from streams.kafka.topics import TopicSpec, ensure_topics
 from streams.settings import Settings
 
 SOURCE_HEADER = "dealpulse.source"
@@ -42,6 +44,21 @@ class Sender(Protocol):
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> Awaitable[Any]: ...
+
+
+async def prepare_kafka(settings: Settings) -> None:
+    """Wait for Kafka, then create the events topic and the bridge DLQ if missing (with
+    DEALPULSE_TOPIC_PARTITIONS partitions; one that exists with another count is refused,
+    as the worker refuses it)."""
+    await wait_for_kafka(settings)
+    partitions, replicas = settings.topic_partitions, settings.topic_replication_factor
+    await ensure_topics(
+        settings,
+        [
+            TopicSpec(settings.topic_events, partitions, replicas),
+            TopicSpec(settings.topic_bridge_dlq, partitions, replicas),
+        ],
+    )
 
 
 def bridge_producer(settings: Settings) -> AIOKafkaProducer:

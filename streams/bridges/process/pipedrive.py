@@ -16,12 +16,11 @@ from streams.bridges.process.http_server import (
     webhook_app,
 )
 from streams.bridges.process.metrics import BridgeMetrics
-from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer
+from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer, prepare_kafka
 from streams.bridges.refusal import Refusal
 from streams.bridges.signatures import Denial, check_basic_auth
 from streams.bridges.source_values import decode_source
 from streams.errors import ConfigurationError
-from streams.kafka.availability import wait_for_kafka
 from streams.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/pipedrive"
@@ -61,7 +60,7 @@ async def run_pipedrive_bridge(settings: Settings, mapping: SourceMapping) -> No
             "set DEALPULSE_PIPEDRIVE_USERNAME and DEALPULSE_PIPEDRIVE_PASSWORD "
             "(the webhook's basic auth)"
         )
-    await wait_for_kafka(settings)
+    await prepare_kafka(settings)
     metrics = BridgeMetrics(SOURCE)
     producer = bridge_producer(settings)
     await producer.start()

@@ -20,11 +20,10 @@ from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.mapping_file import SourceMapping
 from streams.bridges.process.http_server import METRICS_CONTENT_TYPE, stop_signal
 from streams.bridges.process.metrics import BridgeMetrics
-from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer
+from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer, prepare_kafka
 from streams.bridges.refusal import Refusal
 from streams.bridges.salesforce import map_salesforce
 from streams.bridges.source_values import decode_source
-from streams.kafka.availability import wait_for_kafka
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ async def bridge_loop(
 
 async def run_salesforce_bridge(settings: Settings, mapping: SourceMapping) -> None:
     """Bridge the Salesforce topic until SIGINT or SIGTERM."""
-    await wait_for_kafka(settings)
+    await prepare_kafka(settings)
     metrics = BridgeMetrics(SOURCE)
     producer = bridge_producer(settings)
     consumer = AIOKafkaConsumer(
