@@ -118,6 +118,13 @@ async def _answer(
     except KafkaError as error:
         log.warning("webhook %s: Kafka did not acknowledge (%s); answered 503", source.path, error)
         return _problem(503, "Kafka did not acknowledge the events; deliver again later")
+    for letter in translation.letters:
+        log.warning(
+            "webhook %s: a source event refused (%s): %s",
+            source.path,
+            letter.refusal.reason.value,
+            letter.refusal.detail,
+        )
     return web.Response(status=204)
 
 

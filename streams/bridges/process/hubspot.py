@@ -46,6 +46,9 @@ from streams.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/hubspot"
 SOURCE = "hubspot"
+READS_AT_ONCE = 8
+"""CRM API reads in flight per bridge: a batch of 100 creations must not burst into
+HubSpot's rate limit (a 429 answers the webhook 503, and HubSpot retries it)."""
 
 
 class HubSpotApi:
@@ -55,6 +58,7 @@ class HubSpotApi:
         self, session: aiohttp.ClientSession, base_url: str, token: str, timeout_seconds: float
     ) -> None:
         self._session = session
+        self._in_flight = asyncio.Semaphore(READS_AT_ONCE)
         self._base_url = base_url.rstrip("/")
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -66,12 +70,15 @@ class HubSpotApi:
         properties = ",".join(DEAL_PROPERTIES)
         params = {"properties": properties, "propertiesWithHistory": properties}
         try:
-            async with self._session.get(
-                url,
-                params=params,
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=self._timeout,
-            ) as response:
+            async with (
+                self._in_flight,
+                self._session.get(
+                    url,
+                    params=params,
+                    headers={"Authorization": f"Bearer {self._token}"},
+                    timeout=self._timeout,
+                ) as response,
+            ):
                 if response.status == 404:
                     return Refusal(
                         RefusalReason.UNREPLAYABLE,

@@ -67,7 +67,6 @@ def bridge_producer(settings: Settings) -> AIOKafkaProducer:
         bootstrap_servers=settings.bootstrap_servers,
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
         **settings.kafka_client_options(),
     )
 
