@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec
 
@@ -25,6 +26,7 @@ from streams.logs import configure_command_logging
 from streams.settings import Settings
 from streams.simulate_command import SimulateRequest, default_start, run_simulation
 from streams.simulator import SimulationConfig
+from streams.simulator.crm_formats import SourceFormat
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -44,6 +46,20 @@ app.add_typer(quotas_app, name="quotas")
 
 
 P = ParamSpec("P")
+
+
+class EventFormat(StrEnum):
+    """What `dealpulse simulate` writes: canonical events, or a CRM's own format."""
+
+    CANONICAL = "canonical"
+    PIPEDRIVE = "pipedrive"
+    SALESFORCE = "salesforce"
+
+
+SOURCE_FORMATS: dict[EventFormat, SourceFormat] = {
+    EventFormat.PIPEDRIVE: "pipedrive",
+    EventFormat.SALESFORCE: "salesforce",
+}
 
 
 @dataclass
@@ -223,6 +239,7 @@ def simulation_request(
     start: datetime | None,
     faults: tuple[float, float, float, float],
     out: Path | None,
+    source_format: SourceFormat | None = None,
 ) -> SimulateRequest:
     span = timedelta(days=span_days)
     duplicate_pct, out_of_order_pct, late_pct, invalid_pct = faults
@@ -238,7 +255,13 @@ def simulation_request(
         late_pct=late_pct,
         invalid_pct=invalid_pct,
     )
-    return SimulateRequest(config=config, rate=rate, out=out, cut_at_now=start is None)
+    return SimulateRequest(
+        config=config,
+        rate=rate,
+        out=out,
+        cut_at_now=start is None,
+        source_format=source_format,
+    )
 
 
 @app.command()
@@ -267,6 +290,14 @@ def simulate(
         Path | None,
         typer.Option(help="Write JSONL (one message value per line) here; '-' for stdout."),
     ] = None,
+    event_format: Annotated[
+        EventFormat,
+        typer.Option(
+            "--format",
+            help="canonical: to the events topic. pipedrive: webhooks POSTed to `bridge "
+            "pipedrive`. salesforce: change events to DEALPULSE_SALESFORCE_TOPIC.",
+        ),
+    ] = EventFormat.CANONICAL,
 ) -> None:
     """Produce realistic CRM deal lifecycles to Kafka, or write them as JSONL."""
     request = simulation_request(
@@ -279,14 +310,23 @@ def simulate(
         start=start,
         faults=(duplicate_pct, out_of_order_pct, late_pct, invalid_pct),
         out=out,
+        source_format=SOURCE_FORMATS.get(event_format),
     )
     settings = load_settings()
     try:
         sent = run_simulation(settings, request, quiet=out is not None)
     except OSError as error:  # --out where nothing can be written
         raise ConfigurationError(f"cannot write {out}: {error.strerror}") from error
-    target = str(out) if out is not None else f"Kafka topic {settings.topic_events}"
+    target = str(out) if out is not None else simulation_target(settings, request)
     typer.echo(f"{sent} messages written to {target}", err=True)
+
+
+def simulation_target(settings: Settings, request: SimulateRequest) -> str:
+    if request.source_format == "pipedrive":
+        return f"the Pipedrive bridge on port {settings.bridge_pipedrive_port}"
+    if request.source_format == "salesforce":
+        return f"Kafka topic {settings.salesforce_topic}"
+    return f"Kafka topic {settings.topic_events}"
 
 
 @app.command()

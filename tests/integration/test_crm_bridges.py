@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -51,6 +54,9 @@ DEALS_PER_SOURCE = 300
 CONCURRENT_REQUESTS = 8
 PIPEDRIVE_AUTH = ("pipedrive-hook", "hook-password-19")
 SOURCES: tuple[Source, ...] = ("pipedrive", "hubspot", "salesforce")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SIMULATE_PIPEDRIVE = ["--deals", "200", "--format", "pipedrive", "--start", "2026-09-01"]
+SIMULATE_PIPEDRIVE += ["--duplicate-pct", "2"]
 
 
 def test_three_crms_through_the_bridges_equal_the_reference(flow: Flow, tmp_path: Path) -> None:
@@ -227,3 +233,29 @@ def bridge_salesforce(
         samples = bridge.scrape()
     assert samples[REFUSED_GAP] == 1
     return produced_events(samples, "salesforce"), seconds
+
+
+def test_the_simulator_posts_pipedrive_webhooks_to_the_bridge(flow: Flow) -> None:
+    env = {
+        **flow.env(),
+        "DEALPULSE_TOPIC_BRIDGE_DLQ": f"bridge-{flow.dlq}",
+        "DEALPULSE_PIPEDRIVE_USERNAME": PIPEDRIVE_AUTH[0],
+        "DEALPULSE_PIPEDRIVE_PASSWORD": PIPEDRIVE_AUTH[1],
+    }
+    mapping = REPO_ROOT / "deploy" / "bridges" / "simulated-pipedrive.toml"
+    with BridgeProcess("pipedrive", mapping, env, flow.state_dir) as bridge:
+        env["DEALPULSE_BRIDGE_PIPEDRIVE_PORT"] = str(bridge.port)
+        result = subprocess.run(
+            [sys.executable, "-m", "streams", "simulate", *SIMULATE_PIPEDRIVE],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        sent = int(result.stderr.split()[0])
+        samples = bridge.scrape()
+    assert samples['dealpulse_bridge_requests_total{source="pipedrive",status="204"}'] == sent
+    assert produced_events(samples, "pipedrive") >= sent
+    assert not any(name.startswith("dealpulse_bridge_refusals_total") for name in samples)

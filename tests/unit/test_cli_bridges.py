@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from streams.bridges.mapping_file import load_mapping
 from streams.cli import app
 from tests.support.bridges import PIPEDRIVE_TOML
 from tests.support.hubspot import HUBSPOT_TOML
 
 runner = CliRunner()
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "bridges"
 SECRETS = (
     "DEALPULSE_HUBSPOT_CLIENT_SECRET",
     "DEALPULSE_HUBSPOT_ACCESS_TOKEN",
@@ -52,3 +54,18 @@ def test_a_mapping_file_that_cannot_work_is_named_with_its_line(tmp_path: Path) 
     missing = runner.invoke(app, ["bridge", "pipedrive", str(tmp_path / "absent.toml")])
     assert missing.exit_code == 1
     assert "cannot read mapping file" in missing.output
+
+
+def test_simulate_writes_a_crms_own_format(tmp_path: Path) -> None:
+    out = tmp_path / "salesforce.jsonl"
+    arguments = ["simulate", "--deals", "5", "--start", "2026-10-01", "--format", "salesforce"]
+    result = runner.invoke(app, [*arguments, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines
+    assert all('"ChangeEventHeader"' in line for line in lines)
+
+
+@pytest.mark.parametrize("path", sorted(DEPLOY.glob("*.toml")), ids=lambda path: path.name)
+def test_the_shipped_mapping_files_are_valid(path: Path) -> None:
+    load_mapping(path)
