@@ -203,8 +203,13 @@ def _map(
 
 
 def _read(deal: HubSpotDeal | None, deal_id: str) -> HubSpotDeal:
-    if deal is None or deal.deal_id != deal_id:
+    if deal is None:
         raise ValueError(f"deal {deal_id} must be read from the CRM API first (needs_deal)")
+    if deal.deal_id != deal_id:
+        raise SourceFieldError(
+            RefusalReason.UNREPLAYABLE,
+            f"the CRM API answered deal {deal.deal_id} for deal {deal_id} (merged?)",
+        )
     return deal
 
 

@@ -7,7 +7,9 @@ with the app's client secret, of the UTF-8 string method + URI + body +
 timestamp, where the timestamp is the `X-HubSpot-Request-Timestamp` header
 (epoch milliseconds) and a request older than 5 minutes is to be rejected. The
 URI is the full one HubSpot called (`https://host/path?query`), so the bridge is
-told its public URL when a proxy stands in front of it.
+told its public URL when a proxy stands in front of it. The guide has the
+receiver decode a fixed set of percent-encoded characters (`:/?@!$'()*,;`) in
+the URI before signing it; the check accepts the URI as received or so decoded.
 
 Pipedrive signs nothing: a webhook is protected by HTTP basic auth, the user
 and password given when the webhook is created.
@@ -23,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -33,6 +36,7 @@ HUBSPOT_MAX_AGE = timedelta(minutes=5)
 """HubSpot's documented window: reject a request whose timestamp is older."""
 HUBSPOT_MAX_AHEAD = timedelta(minutes=5)
 """A timestamp this far in the future is no more plausible than one as old."""
+_DECODED_IN_URI = re.compile(r"%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +74,13 @@ def check_hubspot(
         given = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):
         return Denial(401, "bad_signature", f"{HUBSPOT_SIGNATURE_HEADER}: not base64")
-    expected = base64.b64decode(hubspot_signature(secret, method, uri, body, timestamp))
-    if not hmac.compare_digest(given, expected):
+    matches = [
+        hmac.compare_digest(
+            given, base64.b64decode(hubspot_signature(secret, method, signed, body, timestamp))
+        )
+        for signed in dict.fromkeys((uri, decoded_uri(uri)))
+    ]
+    if not any(matches):
         return Denial(401, "bad_signature", "the signature does not match the request")
     sent_at_ms = int(timestamp)
     now_ms = int(now.timestamp() * 1000)
@@ -80,6 +89,11 @@ def check_hubspot(
     if sent_at_ms - now_ms > HUBSPOT_MAX_AHEAD / timedelta(milliseconds=1):
         return Denial(400, "stale_timestamp", "the request's timestamp is in the future")
     return None
+
+
+def decoded_uri(uri: str) -> str:
+    """`uri` with the characters HubSpot's guide lists decoded (`%3A` as `:`, ...)."""
+    return _DECODED_IN_URI.sub(lambda match: chr(int(match.group(1), 16)), uri)
 
 
 def check_basic_auth(authorization: str | None, username: str, password: str) -> Denial | None:

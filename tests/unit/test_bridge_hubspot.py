@@ -359,3 +359,11 @@ def test_an_api_answer_that_is_not_a_deal_is_refused() -> None:
     outcome = deal_from_api({"id": "9001", "propertiesWithHistory": {"amount": "12"}})
     assert isinstance(outcome, Refusal)
     assert outcome.reason is RefusalReason.MALFORMED
+
+
+def test_an_api_answer_about_another_deal_is_refused() -> None:
+    story = created_story()
+    other = HubSpotDeal("4242", api_read(story).properties, api_read(story).history)
+    outcome = map_hubspot(story.events[0], MAPPING, other)
+    assert isinstance(outcome, Refusal)
+    assert outcome.reason is RefusalReason.UNREPLAYABLE

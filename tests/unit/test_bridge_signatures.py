@@ -9,7 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.bridges.signatures import check_basic_auth, check_hubspot, hubspot_signature
+from streams.bridges.signatures import (
+    check_basic_auth,
+    check_hubspot,
+    decoded_uri,
+    hubspot_signature,
+)
 from tests.support.hubspot import basic_auth
 
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
@@ -105,3 +110,21 @@ def test_pipedrive_basic_auth(header: str | None, accepted: bool) -> None:
     assert (outcome is None) is accepted
     if outcome is not None:
         assert outcome.status == 401
+
+
+def test_a_uri_signed_with_its_reserved_characters_decoded_passes() -> None:
+    received = URI + "?portal=62515%3Aeu%2C1&x=%20"
+    signed_as = URI + "?portal=62515:eu,1&x=%20"
+    timestamp = millis(NOW)
+    signature = hubspot_signature(SECRET, "POST", signed_as, BODY, timestamp)
+    outcome = check_hubspot(
+        secret=SECRET,
+        method="POST",
+        uri=received,
+        body=BODY,
+        timestamp=timestamp,
+        signature=signature,
+        now=NOW,
+    )
+    assert outcome is None
+    assert decoded_uri(received) == signed_as
