@@ -5,12 +5,14 @@ Typer gives typed options, `--help` for free and a test runner for the CLI tests
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
@@ -25,6 +27,7 @@ from streams.logs import configure_command_logging
 from streams.settings import Settings
 from streams.simulate_command import SimulateRequest, default_start, run_simulation
 from streams.simulator import SimulationConfig
+from streams.simulator.crm_formats import SourceFormat
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -54,7 +57,10 @@ app.add_typer(rates_app, name="rates")
 
 PROBLEMS_SHOWN = 20
 """Problems of a refused file listed one per line; the rest are counted."""
-bridge_app = typer.Typer(help="Bridges: a CRM's own changes in, canonical events out.")
+bridge_app = typer.Typer(
+    help="CRM bridges: a CRM's changes in, canonical events out (docs/crm-bridges.md).",
+    no_args_is_help=True,
+)
 app.add_typer(bridge_app, name="bridge")
 connect_app = typer.Typer(help="The local Kafka Connect with Debezium's PostgreSQL connector.")
 app.add_typer(connect_app, name="connect")
@@ -63,6 +69,20 @@ app.add_typer(postgres_app, name="postgres")
 
 
 P = ParamSpec("P")
+
+
+class EventFormat(StrEnum):
+    """What `dealpulse simulate` writes: canonical events, or a CRM's own format."""
+
+    CANONICAL = "canonical"
+    PIPEDRIVE = "pipedrive"
+    SALESFORCE = "salesforce"
+
+
+SOURCE_FORMATS: dict[EventFormat, SourceFormat] = {
+    EventFormat.PIPEDRIVE: "pipedrive",
+    EventFormat.SALESFORCE: "salesforce",
+}
 
 
 @dataclass
@@ -378,6 +398,7 @@ def simulation_request(
     start: datetime | None,
     faults: tuple[float, float, float, float],
     out: Path | None,
+    source_format: SourceFormat | None = None,
 ) -> SimulateRequest:
     span = timedelta(days=span_days)
     duplicate_pct, out_of_order_pct, late_pct, invalid_pct = faults
@@ -393,7 +414,13 @@ def simulation_request(
         late_pct=late_pct,
         invalid_pct=invalid_pct,
     )
-    return SimulateRequest(config=config, rate=rate, out=out, cut_at_now=start is None)
+    return SimulateRequest(
+        config=config,
+        rate=rate,
+        out=out,
+        cut_at_now=start is None,
+        source_format=source_format,
+    )
 
 
 @app.command()
@@ -422,6 +449,14 @@ def simulate(
         Path | None,
         typer.Option(help="Write JSONL (one message value per line) here; '-' for stdout."),
     ] = None,
+    event_format: Annotated[
+        EventFormat,
+        typer.Option(
+            "--format",
+            help="canonical: to the events topic. pipedrive: webhooks POSTed to `bridge "
+            "pipedrive`. salesforce: change events to DEALPULSE_SALESFORCE_TOPIC.",
+        ),
+    ] = EventFormat.CANONICAL,
 ) -> None:
     """Produce realistic CRM deal lifecycles to Kafka, or write them as JSONL."""
     request = simulation_request(
@@ -434,14 +469,23 @@ def simulate(
         start=start,
         faults=(duplicate_pct, out_of_order_pct, late_pct, invalid_pct),
         out=out,
+        source_format=SOURCE_FORMATS.get(event_format),
     )
     settings = load_settings()
     try:
         sent = run_simulation(settings, request, quiet=out is not None)
     except OSError as error:  # --out where nothing can be written
         raise ConfigurationError(f"cannot write {out}: {error.strerror}") from error
-    target = str(out) if out is not None else f"Kafka topic {settings.topic_events}"
+    target = str(out) if out is not None else simulation_target(settings, request)
     typer.echo(f"{sent} messages written to {target}", err=True)
+
+
+def simulation_target(settings: Settings, request: SimulateRequest) -> str:
+    if request.source_format == "pipedrive":
+        return f"the Pipedrive bridge on port {settings.bridge_pipedrive_port}"
+    if request.source_format == "salesforce":
+        return f"Kafka topic {settings.salesforce_topic}"
+    return f"Kafka topic {settings.topic_events}"
 
 
 @app.command()
@@ -586,6 +630,39 @@ def save_svg(console: Console, path: Path) -> None:
         console.save_svg(str(path), title="dealpulse top")
     except OSError as error:
         raise ConfigurationError(f"cannot write {path}: {error.strerror}") from error
+
+
+MappingFile = Annotated[Path, typer.Argument(help="The CRM's mapping file (TOML).")]
+
+
+@bridge_app.command("hubspot")
+@reported
+def bridge_hubspot(mapping: MappingFile) -> None:
+    """Serve HubSpot's deal webhooks on DEALPULSE_BRIDGE_HUBSPOT_PORT."""
+    from streams.bridges.mapping_file import load_mapping
+    from streams.bridges.process.hubspot import run_hubspot_bridge
+
+    asyncio.run(run_hubspot_bridge(load_settings(), load_mapping(mapping)))
+
+
+@bridge_app.command("pipedrive")
+@reported
+def bridge_pipedrive(mapping: MappingFile) -> None:
+    """Serve Pipedrive's webhooks v2 on DEALPULSE_BRIDGE_PIPEDRIVE_PORT."""
+    from streams.bridges.mapping_file import load_mapping
+    from streams.bridges.process.pipedrive import run_pipedrive_bridge
+
+    asyncio.run(run_pipedrive_bridge(load_settings(), load_mapping(mapping)))
+
+
+@bridge_app.command("salesforce")
+@reported
+def bridge_salesforce(mapping: MappingFile) -> None:
+    """Bridge DEALPULSE_SALESFORCE_TOPIC (Salesforce CDC via Kafka Connect) to the events."""
+    from streams.bridges.mapping_file import load_mapping
+    from streams.bridges.process.salesforce import run_salesforce_bridge
+
+    asyncio.run(run_salesforce_bridge(load_settings(), load_mapping(mapping)))
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ configuration, and only the CLI turns them into an exit code::
     ├── CdcError                the local PostgreSQL or Kafka Connect did not start, answer or stop
     ├── KafkaUnavailableError   Kafka did not answer in time, or refused the credentials
     ├── ReplayError             a process of `dealpulse replay` failed or vanished
+    ├── CrmUnavailableError     a bridge could not read the CRM's API (answered 503)
     └── ScrapeError             `dealpulse top` could not read a worker's /metrics
 """
 
@@ -38,6 +39,11 @@ class CdcError(DealpulseError):
 
 class ReplayError(DealpulseError):
     """A process of `dealpulse replay` failed or ended without its result."""
+
+
+class CrmUnavailableError(DealpulseError):
+    """A bridge could not read what it needs from the CRM's API; the webhook is answered
+    503 so the CRM delivers it again."""
 
 
 class KafkaUnavailableError(DealpulseError):

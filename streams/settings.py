@@ -121,10 +121,6 @@ class Settings(BaseSettings):
         default=DEFAULT_ODOO_MAPPING_FILE,
         description="The Debezium bridge's mapping file (stage, team and lost-reason ids).",
     )
-    debezium_dlq_topic: str = Field(
-        default="crm.debezium.dlq",
-        description="Where the Debezium bridge puts change events it cannot map, with a reason.",
-    )
     debezium_group_id: str = Field(
         default="dealpulse-bridge-debezium", description="The Debezium bridge's consumer group."
     )
@@ -139,6 +135,64 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(default=8, ge=1, description="Partitions of the event topic.")
     topic_replication_factor: int = Field(default=1, ge=1)
+
+    topic_bridge_dlq: str = Field(
+        default="crm.bridge-dlq",
+        description="Where the CRM bridges write what they cannot map, with a "
+        "`dealpulse.reason` header.",
+    )
+
+    # --- CRM bridges (docs/crm-bridges.md) ---------------------------------
+    bridge_host: str = Field(
+        default="127.0.0.1", description="Bind address of the bridges' HTTP servers."
+    )
+    bridge_hubspot_port: int = Field(
+        default=6071, description="Port of `dealpulse bridge hubspot` (webhooks and /metrics)."
+    )
+    bridge_pipedrive_port: int = Field(
+        default=6072, description="Port of `dealpulse bridge pipedrive` (webhooks and /metrics)."
+    )
+    bridge_salesforce_port: int = Field(
+        default=6073, description="Port of `dealpulse bridge salesforce`'s /metrics."
+    )
+    bridge_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Larger webhook requests are answered 413 unread.",
+    )
+    hubspot_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The HubSpot app's client secret: the key of X-HubSpot-Signature-v3.",
+    )
+    hubspot_access_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for HubSpot's CRM API (a private app's access token), to "
+        "read a created deal.",
+    )
+    hubspot_api_url: str = Field(
+        default="https://api.hubapi.com", description="Base URL of HubSpot's CRM API."
+    )
+    hubspot_api_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long one CRM API read may take."
+    )
+    hubspot_public_url: str | None = Field(
+        default=None,
+        description="The webhook URL as HubSpot calls it (`https://host/path`), signed into "
+        "X-HubSpot-Signature-v3; unset: the URL the request arrived at.",
+    )
+    pipedrive_username: str | None = Field(
+        default=None, description="HTTP basic auth user of the Pipedrive webhook."
+    )
+    pipedrive_password: SecretStr | None = None
+    salesforce_topic: str = Field(
+        default="salesforce.opportunity-changes",
+        description="The topic the Kafka Connect Salesforce CDC source writes "
+        "OpportunityChangeEvents to.",
+    )
+    salesforce_group_id: str = Field(
+        default="dealpulse-bridge-salesforce",
+        description="Consumer group of `dealpulse bridge salesforce` (its committed offsets).",
+    )
 
     # --- Worker ------------------------------------------------------------
     app_id: str = Field(

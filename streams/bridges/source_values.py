@@ -35,12 +35,19 @@ def currencies() -> frozenset[str]:
     return frozenset(event_schema()["properties"]["currency"]["enum"])
 
 
+def decode_json(raw: bytes) -> Any | Refusal:
+    """A source payload as JSON of any shape, numbers with a fraction as `Decimal`."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_nan)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        return Refusal(RefusalReason.NOT_JSON, f"not UTF-8 JSON: {error}"[:500])
+
+
 def decode_source(raw: bytes) -> dict[str, Any] | Refusal:
     """A source payload as a JSON object, numbers with a fraction as `Decimal`."""
-    try:
-        document = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_nan)
-    except (UnicodeDecodeError, ValueError) as error:
-        return Refusal(RefusalReason.NOT_JSON, f"not UTF-8 JSON: {error}"[:500])
+    document = decode_json(raw)
+    if isinstance(document, Refusal):
+        return document
     if not isinstance(document, dict):
         return Refusal(RefusalReason.NOT_JSON, f"a JSON {type(document).__name__}, not an object")
     return document

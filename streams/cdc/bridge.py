@@ -70,7 +70,7 @@ async def _run(settings: Settings) -> None:
         "bridging %s to %s (dead letters: %s)",
         settings.debezium_topic,
         settings.topic_events,
-        settings.debezium_dlq_topic,
+        settings.topic_bridge_dlq,
     )
     reported_at = time.monotonic()
     try:
@@ -92,7 +92,7 @@ def bridge_topics(settings: Settings) -> list[TopicSpec]:
     partitions, replicas = settings.topic_partitions, settings.topic_replication_factor
     return [
         TopicSpec(settings.topic_events, partitions, replicas),
-        TopicSpec(settings.debezium_dlq_topic, 1, replicas, partitions_setting=None),
+        TopicSpec(settings.topic_bridge_dlq, partitions, replicas),  # as the other bridges
     ]
 
 
@@ -110,9 +110,7 @@ async def _bridge_batch(
             for outgoing in translator.translate(_raw(partition, record)):
                 if outgoing.dead_letter:
                     _log_dead_letter(outgoing, record)
-                topic = (
-                    settings.debezium_dlq_topic if outgoing.dead_letter else settings.topic_events
-                )
+                topic = settings.topic_bridge_dlq if outgoing.dead_letter else settings.topic_events
                 sends.append(
                     await producer.send(
                         topic,

@@ -3,10 +3,13 @@ field lists, mapping files, and the checks every canonical output must pass."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from aiokafka.errors import KafkaTimeoutError
 
 from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.mapping_file import SourceMapping, parse_mapping
@@ -192,3 +195,35 @@ def summary(events: Iterable[CanonicalEvent]) -> list[tuple[str, dict[str, Any]]
         )
         for event in events
     ]
+
+
+# --- a Kafka producer that records what a bridge sends ----------------------------
+
+
+class RecordingSender:
+    """Stands in for the bridge's producer: keeps each record; with `fail`, every
+    acknowledgment fails as a broker that is gone makes it fail."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.records: list[tuple[str, bytes | None, bytes | None, dict[str, bytes]]] = []
+        self.fail = fail
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future[None]:
+        acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.fail:
+            acknowledged.set_exception(KafkaTimeoutError())
+        else:
+            self.records.append((topic, key, value, dict(headers or [])))
+            acknowledged.set_result(None)
+        return acknowledged
+
+    def on(self, topic: str) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
+        return [
+            (key, value, headers) for name, key, value, headers in self.records if name == topic
+        ]

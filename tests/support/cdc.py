@@ -54,12 +54,12 @@ def cdc_stack(bootstrap: str, name: str, state_dir: Path) -> Iterator[CdcStack]:
         local_connect_dir=state_dir / "connect",
         local_connect_port=free_port(),
         debezium_topic_prefix=prefix,
-        debezium_dlq_topic=f"dlq.{prefix}",
+        topic_bridge_dlq=f"dlq.{prefix}",
         debezium_group_id=f"bridge-{prefix}",
     )
     env = {
         "DEALPULSE_DEBEZIUM_TOPIC_PREFIX": settings.debezium_topic_prefix,
-        "DEALPULSE_DEBEZIUM_DLQ_TOPIC": settings.debezium_dlq_topic,
+        "DEALPULSE_TOPIC_BRIDGE_DLQ": settings.topic_bridge_dlq,
         "DEALPULSE_DEBEZIUM_GROUP_ID": settings.debezium_group_id,
     }
     postgres, connect = LocalPostgres(settings), LocalConnect(settings)
@@ -71,7 +71,7 @@ def cdc_stack(bootstrap: str, name: str, state_dir: Path) -> Iterator[CdcStack]:
             env,
             settings.debezium_topic,
             settings.debezium_group_id,
-            settings.debezium_dlq_topic,
+            settings.topic_bridge_dlq,
         )
     finally:
         connect.down()

@@ -119,3 +119,10 @@ def test_the_documented_example_is_a_valid_mapping_file() -> None:
 def test_every_refusal_reason_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
     assert [reason.value for reason in RefusalReason if f"| `{reason.value}` |" not in text] == []
+
+
+def test_every_documented_mapping_file_is_valid() -> None:
+    blocks = DOC.read_text(encoding="utf-8").split("```toml\n")[1:]
+    assert len(blocks) >= 2
+    for block in blocks:
+        parse_mapping(block.split("```", 1)[0], where=str(DOC))

@@ -1,0 +1,8 @@
+"""The bridge processes: the HTTP, Kafka and Prometheus around the pure mapping core.
+
+- `http_server` — a webhook bridge's aiohttp server: sizes, authentication, statuses;
+- `output` — canonical events and dead letters to Kafka, acknowledged before answering;
+- `metrics` — a bridge's counters on its own registry and /metrics;
+- `hubspot`, `pipedrive` — `dealpulse bridge hubspot|pipedrive` (webhooks in);
+- `salesforce` — `dealpulse bridge salesforce` (Kafka → Kafka).
+"""

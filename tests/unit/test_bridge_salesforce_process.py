@@ -1,0 +1,84 @@
+"""The Salesforce bridge's batch step: records of the Connect source's topic to events
+and dead letters, gaps dead-lettered with their reason and counted once acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiokafka import ConsumerRecord
+from prometheus_client import CollectorRegistry
+
+from streams.bridges.process.metrics import BridgeMetrics
+from streams.bridges.process.output import BridgeOutput
+from streams.bridges.process.salesforce import translate_records
+from streams.bridges.refusal import RefusalReason
+from streams.ingest.dead_letter import REASON_HEADER
+from tests.support.bridges import (
+    RecordingSender,
+    epoch_ms,
+    opportunity_event,
+    salesforce_mapping,
+)
+
+TOPIC = "salesforce.opportunity-changes"
+
+
+def record(offset: int, value: bytes | None) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        topic=TOPIC,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"006Hs00001AAAAAIA1",
+        value=value,
+        checksum=None,
+        serialized_key_size=18,
+        serialized_value_size=len(value or b""),
+        headers=(),
+    )
+
+
+def test_a_batch_maps_its_records_and_dead_letters_gaps_and_garbage() -> None:
+    at = epoch_ms("2026-11-02T09:00:00")
+    created = opportunity_event(
+        "CREATE",
+        ["006Hs00001AAAAAIA1"],
+        at,
+        "0001a2b3-c4d5",
+        StageName="Prospecting",
+        Amount=52000,
+        OwnerId="005Hs00000AbCdEIAV",
+        CloseDate="2026-12-31",
+        IsClosed=False,
+        IsWon=False,
+    )
+    gap = opportunity_event("GAP_UPDATE", ["006Hs00001AAAAAIA1"], at + 1000, "0001a2b3-c4d6")
+    records = [
+        record(0, json.dumps(created).encode()),
+        record(1, json.dumps(gap).encode()),
+        record(2, None),
+        record(3, b"not json"),
+    ]
+    events, letters = translate_records(records, salesforce_mapping())
+    assert [event.payload["type"] for event in events] == ["deal.created"]
+    assert [letter.refusal.reason for letter in letters] == [
+        RefusalReason.UNREPLAYABLE,
+        RefusalReason.NOT_JSON,
+    ]
+
+    sender = RecordingSender()
+    metrics = BridgeMetrics("salesforce", CollectorRegistry())
+    output = BridgeOutput(sender, events_topic="events", dlq_topic="dlq", metrics=metrics)
+    asyncio.run(output.deliver(events, letters))
+    assert [headers[REASON_HEADER] for _, _, headers in sender.on("dlq")] == [
+        b"unreplayable",
+        b"not_json",
+    ]
+    assert (
+        metrics.registry.get_sample_value(
+            "dealpulse_bridge_refusals_total", {"source": "salesforce", "reason": "unreplayable"}
+        )
+        == 1
+    )
