@@ -24,10 +24,10 @@ from streams.domain.settings_record import (
     decode_rates,
     encode_rates,
 )
-from streams.engine.changelog import read_changelog
 from streams.errors import ConfigurationError
 from streams.kafka.availability import wait_for_kafka
 from streams.kafka.control_publish import Publisher, publish_records
+from streams.kafka.loaded_settings import control_records
 from streams.kafka.topics import control_topic, ensure_topics
 from streams.settings import Settings
 
@@ -137,8 +137,7 @@ async def read_rates_record(settings: Settings) -> bytes | None:
     """The value of the newest rates record on the control topic; None when there is none."""
     await wait_for_kafka(settings)
     await ensure_topics(settings, [control_topic(settings)])
-    records = await read_changelog(settings, settings.topic_control, 0)
-    return records.get(RATES_KEY)
+    return (await control_records(settings)).get(RATES_KEY)
 
 
 def loaded_rates(settings: Settings, value: bytes | None) -> dict[str, Decimal]:

@@ -44,7 +44,6 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streams.domain.aggregates import Aggregates
@@ -60,6 +59,7 @@ from streams.ingest.message import RawMessage, normalise_headers
 from streams.ingest.rejection import Reason, Rejection
 from streams.kafka.availability import wait_for_kafka
 from streams.kafka.loaded_settings import read_loaded_settings
+from streams.kafka.topics import existing_partitions
 from streams.metric_context import build_context, check_loaded, effective_rates, settings_clock
 from streams.settings import Settings
 
@@ -392,17 +392,10 @@ async def _read_topic(settings: Settings, topic: str, advance: Advance) -> list[
 
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
-    )
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if described.get("error_code"):
+    partitions = await existing_partitions(settings, topic)
+    if partitions is None:
         raise ConfigurationError(f"cannot replay topic {topic!r}: it does not exist")
-    return sorted(partition["partition"] for partition in described["partitions"])
+    return partitions
 
 
 def replay_processes(settings: Settings, requested: int | None = None) -> int:

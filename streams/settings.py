@@ -327,6 +327,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Messages the engine fetches per batch at most (aiokafka's max_records).",
     )
+    control_catch_up_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="At start, how long the engine waits for the settings table to hold the "
+        "pipelines and rates the control topic holds before it folds anything (then it starts "
+        "anyway, and restates when they arrive).",
+    )
     engine_checkpoint_seconds: float = Field(
         default=1.0,
         gt=0,

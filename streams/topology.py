@@ -29,10 +29,12 @@ from streams.domain.contributions import ContributionKey
 from streams.domain.metric_rows import encode_rows, rows_digest, sorted_items
 from streams.domain.quotas import PeriodQuotas
 from streams.engine.deal_engine import DealEngine, EngineError
+from streams.errors import ConfigurationError
 from streams.exposition.export_cache import Changes, ExportCache
 from streams.exposition.period_elapsed import render_elapsed
 from streams.exposition.quota_export import QuotaExport
 from streams.ingest.ingestor import Ingestor
+from streams.kafka.loaded_settings import read_loaded_settings
 from streams.kafka.topics import CONTROL_PARTITIONS
 from streams.metric_context import ContextSource, settings_clock
 from streams.settings import Settings
@@ -197,6 +199,20 @@ def _control_table(app: faust.App, name: str, help: str) -> Any:
     )
 
 
+async def _catch_up(settings: Settings, loaded: SettingsTable) -> None:
+    """Wait until the settings table holds what the control topic holds (`catch_up`)."""
+    try:
+        on_topic = await read_loaded_settings(settings)
+    except ConfigurationError as error:  # a record the agent skips too: nothing to wait for
+        log.warning("loaded settings unreadable on the control topic", extra={"error": str(error)})
+        return
+    if not await loaded.catch_up(on_topic, settings.control_catch_up_seconds):
+        log.warning(
+            "the settings table has not caught up with the control topic: starting anyway",
+            extra={"seconds": settings.control_catch_up_seconds},
+        )
+
+
 def _origin(message: Any) -> str:
     return f"{message.topic}[{message.partition}]@{message.offset}"
 
@@ -230,7 +246,8 @@ def build_topology(settings: Settings) -> Topology:
     @app.task  # type: ignore[untyped-decorator]  # untyped upstream
     async def consume() -> None:
         try:
-            await plane.loaded.recovered.wait()  # the loaded settings first: see there
+            await plane.loaded.recovered.wait()  # the loaded settings first
+            await _catch_up(settings, plane.loaded)
             await engine.run()
         except Exception as error:  # broker, disk or bug: the worker stops, and says so
             kind = "engine stopped" if isinstance(error, EngineError) else "engine failed"

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from streams.domain.errors import UnknownCurrencyError
 from streams.domain.events import DealEvent
 from streams.domain.metrics import DEFAULT_TICKET_SIZE_BUCKETS
-from streams.domain.money import Money, multiply_exact, round_reporting
+from streams.domain.money import Money, multiply_exact, rate_problem, round_reporting
 from streams.domain.pipeline_config import PipelineConfig
 from streams.domain.windows import Granularity, retention_cutoff, window_start_instant
 
@@ -54,8 +54,10 @@ class MetricContext:
         own_rate = self.rates.get(self.reporting_currency, Decimal(1))
         if own_rate != 1:
             raise ValueError(f"the rate of {self.reporting_currency} to itself must be 1")
-        if any(not rate.is_finite() or rate <= 0 for rate in self.rates.values()):
-            raise ValueError("rates must be positive finite decimals")
+        for currency, rate in self.rates.items():
+            problem = rate_problem(rate)
+            if problem is not None:
+                raise ValueError(f"the rate of {currency}: {problem}")
         buckets = self.ticket_size_buckets
         if any(not b.is_finite() for b in buckets) or list(buckets) != sorted(set(buckets)):
             raise ValueError("ticket-size buckets must be finite and strictly increasing")

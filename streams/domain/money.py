@@ -49,3 +49,24 @@ def round_reporting(amount: Decimal) -> Decimal:
 def multiply_exact(left: Decimal, right: Decimal) -> Decimal:
     """`left * right` with no rounding (60 digits are plenty for money * rate)."""
     return EXACT.multiply(left, right)
+
+
+MIN_RATE = Decimal("1e-9")
+MAX_RATE = Decimal("1e9")
+RATE_MAX_DIGITS = 20
+"""Bounds of a conversion rate. Conversion multiplies exactly before its one rounding: an
+amount (at most 13 integer digits and 6 decimals) times a rate of at most 20 significant
+digits stays well within the 60 digits of exact arithmetic, and no real rate (from about
+0.00002 for the weakest currencies to 10^5 for a coin) is near the range's ends."""
+
+
+def rate_problem(rate: Decimal) -> str | None:
+    """Why `rate` cannot be a conversion rate, or None when it can."""
+    if not rate.is_finite() or rate <= 0:
+        return f"{rate} is not a positive number"
+    if not MIN_RATE <= rate <= MAX_RATE:
+        return f"{rate} is outside {MIN_RATE:f} to {MAX_RATE:f}"
+    digits = "".join(map(str, rate.as_tuple().digits)).strip("0")  # never rounded, unlike normalize
+    if len(digits) > RATE_MAX_DIGITS:
+        return f"{rate} has more than {RATE_MAX_DIGITS} significant digits"
+    return None

@@ -22,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from streams.domain.errors import FileProblem, RateFileError
+from streams.domain.money import rate_problem
 from streams.domain.text_file import TextFileError, csv_rows, decode_text
 
 CURRENCY = "currency"
@@ -43,6 +44,7 @@ class RateRefusal(StrEnum):
     BAD_CURRENCY = "bad_currency"
     BAD_RATE = "bad_rate"
     RATE_NOT_POSITIVE = "rate_not_positive"
+    RATE_OUT_OF_RANGE = "rate_out_of_range"
     REPORTING_CURRENCY_RATE = "reporting_currency_rate"
     DUPLICATE_CURRENCY = "duplicate_currency"
 
@@ -168,5 +170,9 @@ class _Reader:
         if rate <= 0:
             detail = f"{text} is not above zero (units of the reporting currency per unit)"
             self.refuse(line, RateRefusal.RATE_NOT_POSITIVE, detail)
+            return None
+        problem = rate_problem(rate)
+        if problem is not None:
+            self.refuse(line, RateRefusal.RATE_OUT_OF_RANGE, problem)
             return None
         return rate

@@ -21,6 +21,7 @@ from decimal import Decimal
 import msgspec
 
 from streams.domain.errors import PipelineConfigError
+from streams.domain.money import rate_problem
 from streams.domain.pipeline_config import PipelineConfig, parse_pipeline_config
 
 FORMAT_VERSION = 1
@@ -140,8 +141,10 @@ def decode_rates(value: bytes) -> RateTable:
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise SettingsRecordError(f"not a rates record: {error}") from None
     _check_format(record.format, RATES_KIND)
-    if any(not rate.is_finite() or rate <= 0 for rate in record.rates.values()):
-        raise SettingsRecordError("a rate is not a positive number")
+    for currency, rate in record.rates.items():
+        problem = rate_problem(rate)
+        if problem is not None:
+            raise SettingsRecordError(f"the rate of {currency}: {problem}")
     if record.rates.get(record.reporting_currency, Decimal(1)) != 1:
         raise SettingsRecordError(f"the rate of {record.reporting_currency} to itself is not 1")
     return RateTable(record.reporting_currency, record.rates)

@@ -15,7 +15,8 @@ FETCH_TIMEOUT_MS = 1000
 
 
 async def read_changelog(settings: Settings, topic: str, partition: int) -> dict[bytes, bytes]:
-    """The last record of every deal in `topic`'s `partition`, up to its end offset now."""
+    """The last record of every key in `topic`'s `partition`, up to its end offset now (a
+    deal's, in a changelog; a key whose last record is a tombstone is left out)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         enable_auto_commit=False,
@@ -34,7 +35,11 @@ async def read_changelog(settings: Settings, topic: str, partition: int) -> dict
         while end and await consumer.position(tp) < end:
             fetched = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS)
             for record in fetched.get(tp, []):
-                if record.offset < end and record.key is not None and record.value is not None:
+                if record.offset >= end or record.key is None:
+                    continue
+                if record.value is None:  # a tombstone removes the key (a compacted topic's rule)
+                    records.pop(record.key, None)
+                else:
                     records[record.key] = record.value
         return records
     finally:

@@ -189,6 +189,7 @@ class DealEngine:
         self._sweep_after: str | None = None
         self._control = control
         self._refused: ControlSettings | None = None
+        self._rebalance_failure: Exception | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -220,8 +221,16 @@ class DealEngine:
         """The started clients the engine reads, writes and commits with."""
         self._consumer, self._producer = consumer, producer
 
+    def rebalance_failed(self, error: Exception) -> None:
+        """A revocation or an assignment raised: the engine stops at its next batch."""
+        log.error("rebalance failed", extra={"error": _one_line(error)})
+        self._rebalance_failure = error
+
     async def handle(self, batch: Mapping[TopicPartition, list[Any]]) -> None:
         """One fetched batch: ingested, applied, settled; a checkpoint if one is due."""
+        if self._rebalance_failure is not None:
+            failure = self._rebalance_failure
+            raise EngineError(f"a rebalance failed: {_one_line(failure)}") from failure
         async with self._lock:
             await self._follow_control()
             for tp, records in batch.items():
@@ -317,13 +326,17 @@ class DealEngine:
         if self._control is None:
             return
         wanted = self._control()
-        if wanted == self._contexts.control or wanted == self._refused:
+        if wanted == self._contexts.control:
+            self._refused = None  # back to what is applied: nothing is refused any more
+            self._engine_metrics.settings_refused.set(0)
+            return
+        if wanted == self._refused:
             return
         started = self._monotonic()
         try:
             ctx = self._contexts.configured(wanted)
             aggregates, states = await self._restated(ctx)
-        except (ConfigurationError, DomainError) as error:
+        except (ConfigurationError, DomainError, ArithmeticError) as error:
             self._refused = wanted
             self._engine_metrics.settings_refused.set(1)
             log.error("loaded settings refused", extra={"error": str(error)})
@@ -336,6 +349,9 @@ class DealEngine:
         self._epoch += 1
         self._pruned_at = None
         self._refused = None
+        self._engine_metrics.settings_refused.set(0)
+        if not states:  # at start, before any partition: nothing was restated
+            return
         seconds = self._monotonic() - started
         self._engine_metrics.restated(seconds)
         log.info(
@@ -681,14 +697,24 @@ class DealEngine:
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped upstream
+    """The engine's side of a rebalance. aiokafka only logs what a listener raises, and would
+    go on with the partitions unrestored: the engine keeps the error and stops at its next
+    batch instead (`DealEngine.handle`)."""
+
     def __init__(self, engine: DealEngine) -> None:
         self._engine = engine
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        await self._engine.revoke(tp.partition for tp in revoked)
+        try:
+            await self._engine.revoke(tp.partition for tp in revoked)
+        except Exception as error:  # noqa: BLE001 - kept, and raised by the engine's loop
+            self._engine.rebalance_failed(error)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        await self._engine.assign(tp.partition for tp in assigned)
+        try:
+            await self._engine.assign(tp.partition for tp in assigned)
+        except Exception as error:  # noqa: BLE001 - kept, and raised by the engine's loop
+            self._engine.rebalance_failed(error)
 
 
 def _one_line(error: BaseException) -> str:

@@ -1,13 +1,12 @@
-"""The pipelines and rates loaded on the control topic, read once (by `dealpulse replay --topic`).
+"""The control topic's records, read once: what a command that computes or changes what the
+workers follow needs (`dealpulse replay --topic`, `dealpulse rates load`).
 
-The workers follow the control topic live (`streams.worker.settings_table`); a
-command that computes what they show reads the topic's newest pipelines and
-rates records instead, so that it computes under the same settings.
+The workers follow the control topic live (`streams.worker.settings_table`); these
+read its newest record of every key instead, so that a replay computes under the
+settings the workers use, and a rates load merges into the rates they use.
 """
 
 from __future__ import annotations
-
-from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.domain.settings_record import (
     PIPELINES_KEY,
@@ -19,15 +18,23 @@ from streams.domain.settings_record import (
 )
 from streams.engine.changelog import read_changelog
 from streams.errors import ConfigurationError
-from streams.kafka.topics import CONTROL_PARTITIONS
+from streams.kafka.topics import existing_partitions
 from streams.settings import Settings
+
+CONTROL_PARTITION = 0
+"""The control topic's one partition (`streams.kafka.topics.CONTROL_PARTITIONS`)."""
+
+
+async def control_records(settings: Settings) -> dict[bytes, bytes]:
+    """The newest record of every key of the control topic (none when it does not exist)."""
+    if await existing_partitions(settings, settings.topic_control) is None:
+        return {}
+    return await read_changelog(settings, settings.topic_control, CONTROL_PARTITION)
 
 
 async def read_loaded_settings(settings: Settings) -> ControlSettings:
-    """The settings the control topic holds (nothing loaded when it does not exist yet)."""
-    if not await _exists(settings, settings.topic_control):
-        return ControlSettings()
-    records = await read_changelog(settings, settings.topic_control, CONTROL_PARTITIONS - 1)
+    """The pipelines and rates the control topic holds (nothing loaded when it has none)."""
+    records = await control_records(settings)
     pipelines, rates = records.get(PIPELINES_KEY), records.get(RATES_KEY)
     try:
         return ControlSettings(
@@ -36,15 +43,3 @@ async def read_loaded_settings(settings: Settings) -> ControlSettings:
         )
     except SettingsRecordError as error:
         raise ConfigurationError(f"{settings.topic_control}: {error}") from error
-
-
-async def _exists(settings: Settings, topic: str) -> bool:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
-    )
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return not described.get("error_code")

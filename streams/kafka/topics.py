@@ -156,3 +156,18 @@ async def topic_message_count(settings: Settings, spec: TopicSpec) -> int:
         return sum(ends[tp] - starts[tp] for tp in partitions)
     finally:
         await consumer.stop()
+
+
+async def existing_partitions(settings: Settings, topic: str) -> list[int] | None:
+    """The partitions of `topic`, sorted; None when it does not exist."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
+    )
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described.get("error_code"):
+        return None
+    return sorted(partition["partition"] for partition in described["partitions"])

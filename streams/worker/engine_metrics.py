@@ -90,7 +90,6 @@ class EngineMetrics:
     def restated(self, seconds: float) -> None:
         self.restatements.inc()
         self.restatement_duration.set(seconds)
-        self.settings_refused.set(0)
 
     def observe_fold(
         self, partition: int, occurred_at: datetime, kafka_timestamp_seconds: float, now: datetime

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import MutableMapping
 
 from streams.domain.settings_record import (
@@ -27,6 +28,8 @@ from streams.domain.settings_record import (
 
 log = logging.getLogger(__name__)
 
+CATCH_UP_POLL_SECONDS = 0.1
+
 
 class SettingsTable:
     """The pipelines and rates records of a global table (raw, as the control records hold them)."""
@@ -36,16 +39,16 @@ class SettingsTable:
         self._read: tuple[bytes | None, bytes | None] = (None, None)
         self._current = ControlSettings()
         self.recovered = asyncio.Event()
-        """Set once the table has read its changelog at start: the engine waits for it, so
-        that it never folds under settings the control plane has already replaced."""
+        """Set once the table has read its changelog at start (then see `catch_up`)."""
 
     def hold(self, key: bytes | None, value: bytes | None, where: str) -> None:
         """Apply one control record: a pipelines or rates record replaces its kind, a tombstone
         removes it; a record of another kind is another agent's, a bad one is logged and
         skipped."""
         kind = settings_kind(key)
-        if key is None or kind is None:
+        if kind is None:
             return
+        key = PIPELINES_KEY if kind == PIPELINES_KIND else RATES_KEY  # one spelling of the key
         if value is None:
             if key in self._table:
                 del self._table[key]
@@ -77,3 +80,22 @@ class SettingsTable:
             except SettingsRecordError as error:
                 log.warning("settings record unreadable", extra={"error": str(error)})
         return self._current
+
+    async def catch_up(self, on_topic: ControlSettings, timeout_seconds: float) -> bool:
+        """Wait until the table holds `on_topic` (what the control topic held at start), or
+        anything newer; False when `timeout_seconds` passed first.
+
+        The engine starts after this, so that it never folds (nor refuses an event's
+        currency) under settings the control plane has already replaced: a load made
+        while no worker ran is on the control topic, and reaches the table only once an
+        agent has read it, after the table's recovery.
+        """
+        recovered = self.current()
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            held = self.current()
+            if held == on_topic or held != recovered:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(CATCH_UP_POLL_SECONDS)

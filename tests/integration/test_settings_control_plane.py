@@ -17,19 +17,21 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from streams.domain.metric_rows import from_rows
 from streams.domain.pipeline_config import parse_pipeline_config
 from streams.domain.settings_record import (
+    RATES_KEY,
     ControlSettings,
     RateTable,
     encode_pipelines,
     encode_rates,
 )
 from streams.kafka.control_publish import publish_records
+from streams.kafka.loaded_settings import read_loaded_settings
 from streams.kafka.topics import ensure_topics
 from streams.metric_context import build_context, effective_rates
 from streams.settings import Settings
@@ -105,9 +107,12 @@ def test_loaded_pipelines_and_rates_restate_every_worker(flow: Flow, tmp_path: P
     env = clocked(flow.env())
     with WorkerProcess(env, flow.state_dir) as one, WorkerProcess(env, flow.state_dir) as two:
         wait_for(
-            lambda: committed_lag(flow.kafka.bootstrap, flow.app_id, flow.topic) == 0,
+            lambda: (
+                committed_lag(flow.kafka.bootstrap, flow.app_id, flow.topic) == 0
+                and all(worker.health()["partitions"] for worker in (one, two))
+            ),
             timeout_seconds=180,
-            what="the workers to commit every offset",
+            what="both workers to own partitions and commit every offset",
         )
         asyncio.run(publish_records(settings, [encode_pipelines(PIPELINES), encode_rates(RATES)]))
         wait_for_numbers(flow, [one, two], expected(first, settings), "the restated numbers")
@@ -140,3 +145,42 @@ def test_loaded_pipelines_and_rates_restate_every_worker(flow: Flow, tmp_path: P
     )
     assert result.returncode == 0, result.stderr
     assert from_rows(json.loads(out.read_text())["rows"]) == expected(messages, settings)
+
+
+def test_a_load_made_while_no_worker_ran_applies_before_the_first_fold(flow: Flow) -> None:
+    """Rates loaded before any worker ever started are on the control topic only (no table
+    changelog holds them yet): the engine waits for its table to hold them, so no event in a
+    currency they add is dead-lettered. Removing them (a tombstone) is refused by the worker,
+    whose stored deals need them, and said on /metrics; a replay reads the topic the same way."""
+    base = {"USD": Decimal(1), "EUR": Decimal("1.08")}
+    settings = flow.settings().model_copy(update={"currency_rates": base})
+    added = RateTable(
+        "USD", {"GBP": Decimal("1.27"), "CAD": Decimal("0.73"), "AUD": Decimal("0.66")}
+    )
+    loaded = ControlSettings(rates=added)
+    asyncio.run(ensure_topics(settings))
+    asyncio.run(publish_records(settings, [encode_rates(added)]))
+    messages = simulated(3_000, seed=32)
+    produce(flow.kafka.bootstrap, flow.topic, messages)
+    env = {**clocked(flow.env()), "DEALPULSE_CURRENCY_RATES": '{"USD": "1", "EUR": "1.08"}'}
+    rates = effective_rates(settings, loaded)
+    wanted = reference(
+        accepted_events(messages, settings.model_copy(update={"currency_rates": rates}), CLOCK),
+        build_context(settings, CLOCK, rates=rates),
+    )
+    with WorkerProcess(env, flow.state_dir) as worker:
+        wait_for_numbers(flow, [worker], wanted, "the numbers under rates loaded before start")
+        assert not any(
+            name.startswith('dealpulse_ingest_rejected_total{reason="unknown_currency"')
+            and value > 0
+            for name, value in worker.scrape().items()
+        )
+        tombstone = cast(tuple[bytes, bytes], (RATES_KEY, None))  # removes the key
+        asyncio.run(publish_records(settings, [tombstone]))
+        wait_for(
+            lambda: worker.scrape().get("dealpulse_loaded_settings_refused") == 1,
+            timeout_seconds=60,
+            what="the worker to refuse rates its stored deals need removed",
+        )
+        wait_for_numbers(flow, [worker], wanted, "the numbers kept under the refused removal")
+    assert asyncio.run(read_loaded_settings(settings)) == ControlSettings()

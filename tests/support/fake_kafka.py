@@ -152,8 +152,9 @@ def engine_for(
     broker: Broker,
     ingestor: type[Ingestor] = Ingestor,
     control: Callable[[], ControlSettings] | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> DealEngine:
-    registry = CollectorRegistry()
+    registry = CollectorRegistry() if registry is None else registry
     clock = settings_clock(settings)
     return DealEngine(
         settings,

@@ -14,10 +14,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+from prometheus_client import CollectorRegistry
+
 from streams.domain.context import MetricContext
 from streams.domain.pipeline_config import parse_pipeline_config
 from streams.domain.settings_record import ControlSettings, RateTable
-from streams.engine.deal_engine import DealEngine
+from streams.engine.deal_engine import DealEngine, EngineError, _Rebalance
 from streams.metric_context import build_context, effective_rates
 from streams.settings import Settings
 from streams.simulator import OutboundMessage
@@ -187,10 +190,13 @@ def test_loaded_rates_add_currencies_the_environment_lacks(tmp_path: Path) -> No
 def test_settings_that_cannot_apply_are_refused_and_change_nothing(tmp_path: Path) -> None:
     messages = simulated(800, seed=14)
     settings = settings_for(tmp_path, currency_rates={"USD": Decimal(1), "EUR": Decimal("1.08")})
-    broker, plane = Broker(), Plane()
+    broker, plane, registry = Broker(), Plane(), CollectorRegistry()
     gbp = ControlSettings(rates=RateTable("USD", {"GBP": Decimal("1.27")}))
     plane.held = gbp
-    engine = engine_for(settings, broker, control=plane.current)
+    engine = engine_for(settings, broker, control=plane.current, registry=registry)
+
+    def refusing() -> float | None:
+        return registry.get_sample_value("dealpulse_loaded_settings_refused")
 
     async def run() -> None:
         produce(broker, messages)
@@ -205,7 +211,50 @@ def test_settings_that_cannot_apply_are_refused_and_change_nothing(tmp_path: Pat
             await engine.handle({})
             assert engine.epoch == epoch
             assert numbers(engine, context(settings, gbp)) == kept
+            assert refusing() == 1
+        plane.held = gbp  # what was applied all along: nothing is refused any more
+        await engine.handle({})
+        assert refusing() == 0
+        assert engine.epoch == epoch
         await engine.close()
 
     asyncio.run(run())
     assert any(b'"GBP"' in m.value for m in messages if m.value)
+
+
+def test_settings_adopted_before_any_partition_are_not_counted_as_a_restatement(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path)
+    broker, plane, registry = Broker(), Plane(), CollectorRegistry()
+    plane.held = ControlSettings(pipelines=LOADED_PIPELINES)
+    engine = engine_for(settings, broker, control=plane.current, registry=registry)
+    produce(broker, simulated(300, seed=15))
+
+    async def run() -> None:
+        await consume(engine, broker, range(PARTITIONS), None, close=False)
+        assert registry.get_sample_value("dealpulse_restatements_total") == 0
+        plane.held = ControlSettings()
+        await engine.handle({})
+        assert registry.get_sample_value("dealpulse_restatements_total") == 1
+        await engine.close()
+
+    asyncio.run(run())
+
+
+def test_a_failed_rebalance_stops_the_engine_at_its_next_batch(tmp_path: Path) -> None:
+    """aiokafka only logs what a rebalance listener raises: the engine must not go on with
+    partitions it never restored."""
+    engine = engine_for(settings_for(tmp_path), Broker())
+
+    async def failing(partitions: Any) -> None:
+        raise OSError("the disk is gone")
+
+    engine.assign = failing  # type: ignore[method-assign]  # the step that fails
+
+    async def run() -> None:
+        await _Rebalance(engine).on_partitions_assigned([])
+        with pytest.raises(EngineError, match="a rebalance failed: OSError: the disk is gone"):
+            await engine.handle({})
+
+    asyncio.run(run())

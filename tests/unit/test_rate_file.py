@@ -74,6 +74,9 @@ REFUSED = [
     (HEADER + "EUR,Infinity\n", [(2, R.BAD_RATE)]),
     (HEADER + "EUR,0\n", [(2, R.RATE_NOT_POSITIVE)]),
     (HEADER + "EUR,-1.1\n", [(2, R.RATE_NOT_POSITIVE)]),
+    (HEADER + "EUR,1." + "0" * 50 + "1\n", [(2, R.RATE_OUT_OF_RANGE)]),
+    (HEADER + "EUR,1e12\n", [(2, R.RATE_OUT_OF_RANGE)]),
+    (HEADER + "EUR,1e-12\n", [(2, R.RATE_OUT_OF_RANGE)]),
     (HEADER + "USD,1.01\n", [(2, R.REPORTING_CURRENCY_RATE)]),
     (HEADER + "EUR,1.1\nGBP,1.2\nEUR,1.1\n", [(4, R.DUPLICATE_CURRENCY)]),
     (

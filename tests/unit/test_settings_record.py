@@ -66,6 +66,10 @@ def test_other_keys_are_not_settings(key: bytes | None) -> None:
         (b'{"format":1,"reporting_currency":"USD","rates":{"EUR":"-1"}}', "positive"),
         (b'{"format":1,"reporting_currency":"USD","rates":{"EUR":"NaN"}}', "positive"),
         (b'{"format":1,"reporting_currency":"USD","rates":{"USD":"2"}}', "to itself"),
+        (
+            b'{"format":1,"reporting_currency":"USD","rates":{"EUR":"1.' + b"0" * 50 + b'1"}}',
+            "significant digits",
+        ),
         (b'{"format":1,"reporting_currency":"USD","rates":{},"x":1}', "not a rates record"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from streams.domain.pipeline_config import parse_pipeline_config
@@ -62,3 +63,39 @@ def test_an_unreadable_record_written_behind_its_back_keeps_the_last_settings() 
     assert loaded.current() == ControlSettings(rates=RATES)
     table[RATES_KEY] = b"garbage"
     assert loaded.current() == ControlSettings(rates=RATES)
+
+
+def test_a_key_spelt_another_way_is_held_under_its_one_spelling() -> None:
+    _, value = encode_rates(RATES)
+    table, loaded = held((b'[ "rates" ]', value))
+    assert list(table) == [RATES_KEY]
+    assert loaded.current() == ControlSettings(rates=RATES)
+
+
+def test_catch_up_returns_once_the_table_holds_what_the_topic_holds() -> None:
+    _, loaded = held()
+    on_topic = ControlSettings(rates=RATES)
+
+    async def agent_writes_later() -> bool:
+        waiting = asyncio.ensure_future(loaded.catch_up(on_topic, timeout_seconds=30))
+        await asyncio.sleep(0)  # the waiter sees the recovered (empty) table first
+        assert not waiting.done()
+        key, value = encode_rates(RATES)
+        loaded.hold(key, value, "control[0]@7")
+        return await waiting
+
+    assert asyncio.run(agent_writes_later())
+    assert asyncio.run(loaded.catch_up(on_topic, timeout_seconds=30))  # already there
+
+
+def test_catch_up_accepts_anything_newer_and_gives_up_after_its_timeout() -> None:
+    _, loaded = held()
+
+    async def newer() -> bool:
+        waiting = asyncio.ensure_future(loaded.catch_up(ControlSettings(rates=RATES), 30))
+        await asyncio.sleep(0)
+        loaded.hold(*encode_pipelines(PIPELINES), "control[0]@9")  # a load after the start
+        return await waiting
+
+    assert asyncio.run(newer())
+    assert not asyncio.run(held()[1].catch_up(ControlSettings(rates=RATES), 0.05))
