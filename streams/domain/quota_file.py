@@ -31,7 +31,7 @@ from streams.domain.errors import FileProblem, QuotaFileError
 from streams.domain.events import DEFAULT_TENANT
 from streams.domain.quota_periods import QuotaPeriod, parse_period
 from streams.domain.quotas import PeriodQuotas, SellerQuota
-from streams.domain.text_file import TextFileError, csv_rows, decode_text
+from streams.domain.text_file import CsvTable, TableReasons, TextFileError, decode_text
 
 PERIOD = "period"
 AMOUNT = "amount"
@@ -97,73 +97,46 @@ def parse_quotas(
     return periods
 
 
-class _Reader:
+_TABLE_REASONS = TableReasons(
+    no_rows=Refusal.NO_ROWS,
+    not_csv=Refusal.NOT_CSV,
+    unknown_column=Refusal.UNKNOWN_COLUMN,
+    duplicate_column=Refusal.DUPLICATE_COLUMN,
+    missing_column=Refusal.MISSING_COLUMN,
+    cell_count=Refusal.CELL_COUNT,
+)
+
+
+class _Reader(CsvTable):
     """One pass over a file: the periods it sets, and every problem, in line order."""
 
     def __init__(self, max_amount: Decimal) -> None:
+        super().__init__(
+            columns=(*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS),
+            required=REQUIRED_COLUMNS,
+            reasons=_TABLE_REASONS,
+            rows_are="quota row",
+            comma_hint="a comma in an amount? write 1000.50, not 1,000.50",
+        )
         self.max_amount = max_amount
-        self.problems: list[FileProblem] = []
-        self._columns: dict[str, int] = {}
-        self._width = 0
         self._set_at: dict[QuotaSlot, int] = {}
         self._drafts: dict[tuple[str, QuotaPeriod], _PeriodDraft] = {}
 
-    def refuse(self, line: int, reason: Refusal, detail: str) -> None:
-        self.problems.append(FileProblem(line, reason, detail))
-
     def read(self, text: str) -> tuple[PeriodQuotas, ...]:
-        rows = csv_rows(text)
-        try:
-            header = next(rows, None)
-            if header is None:
-                self.refuse(1, Refusal.NO_ROWS, "the file is empty: give a header row, then quotas")
-                return ()
-            if not self._header(*header):
-                return ()
-            found = False
-            for line, cells in rows:
-                found = True
-                self._row(line, cells)
-        except TextFileError as error:
-            self.refuse(error.line, Refusal.NOT_CSV, error.detail)
+        self.read_rows(text)
+        if self.problems:
             return ()
-        if not found:
-            self.refuse(header[0], Refusal.NO_ROWS, "a header and no quota row")
         return tuple(
             PeriodQuotas(tenant, period, draft.sellers, draft.teams)
             for (tenant, period), draft in sorted(self._drafts.items())
         )
 
-    def _header(self, line: int, cells: list[str]) -> bool:
-        known = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
-        for index, cell in enumerate(cells):
-            name = cell.strip().lower()
-            if name not in known:
-                self.refuse(line, Refusal.UNKNOWN_COLUMN, f"{cell!r} (columns: {', '.join(known)})")
-            elif name in self._columns:
-                self.refuse(line, Refusal.DUPLICATE_COLUMN, f"{name!r} twice")
-            else:
-                self._columns[name] = index
-        for name in REQUIRED_COLUMNS:
-            if name not in self._columns:
-                self.refuse(line, Refusal.MISSING_COLUMN, f"no {name!r} column")
-        self._width = len(cells)
-        return not self.problems
-
-    def _row(self, line: int, cells: list[str]) -> None:
-        if len(cells) != self._width:
-            self.refuse(
-                line,
-                Refusal.CELL_COUNT,
-                f"{len(cells)} cells where the header has {self._width} "
-                "(a comma in an amount? write 1000.50, not 1,000.50)",
-            )
-            return
+    def row(self, line: int, cells: list[str]) -> None:
         problems_before = len(self.problems)
-        period = self._period(line, self._cell(cells, PERIOD))
-        amount = self._amount(line, self._cell(cells, AMOUNT))
-        seller, team = self._cell(cells, SELLER), self._cell(cells, TEAM)
-        tenant = self._cell(cells, TENANT) or DEFAULT_TENANT
+        period = self._period(line, self.cell(cells, PERIOD))
+        amount = self._amount(line, self.cell(cells, AMOUNT))
+        seller, team = self.cell(cells, SELLER), self.cell(cells, TEAM)
+        tenant = self.cell(cells, TENANT) or DEFAULT_TENANT
         if not seller and not team:
             self.refuse(line, Refusal.NO_SELLER_OR_TEAM, "give a seller, or a team for its quota")
         if period is None or amount is None or len(self.problems) > problems_before:
@@ -182,10 +155,6 @@ class _Reader:
             draft.sellers[seller] = SellerQuota(amount, team or None)
         else:
             draft.teams[team] = amount
-
-    def _cell(self, cells: list[str], column: str) -> str:
-        index = self._columns.get(column)
-        return "" if index is None else cells[index].strip()
 
     def _period(self, line: int, text: str) -> QuotaPeriod | None:
         try:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from streams.domain.errors import FileProblem, RateFileError
 from streams.domain.money import rate_problem
-from streams.domain.text_file import TextFileError, csv_rows, decode_text
+from streams.domain.text_file import CsvTable, TableReasons, TextFileError, decode_text
 
 CURRENCY = "currency"
 RATE = "rate"
@@ -70,69 +70,38 @@ def parse_rates(
     return rates
 
 
-class _Reader:
+_TABLE_REASONS = TableReasons(
+    no_rows=RateRefusal.NO_ROWS,
+    not_csv=RateRefusal.NOT_CSV,
+    unknown_column=RateRefusal.UNKNOWN_COLUMN,
+    duplicate_column=RateRefusal.DUPLICATE_COLUMN,
+    missing_column=RateRefusal.MISSING_COLUMN,
+    cell_count=RateRefusal.CELL_COUNT,
+)
+
+
+class _Reader(CsvTable):
     """One pass over a file: the rates it sets, and every problem, in line order."""
 
     def __init__(self, reporting_currency: str) -> None:
+        super().__init__(
+            columns=COLUMNS,
+            required=COLUMNS,
+            reasons=_TABLE_REASONS,
+            rows_are="rate",
+            comma_hint="a comma in a rate? write 1.10, not 1,10",
+        )
         self.reporting_currency = reporting_currency
-        self.problems: list[FileProblem] = []
-        self._columns: dict[str, int] = {}
-        self._width = 0
         self._listed_at: dict[str, int] = {}
         self._rates: dict[str, Decimal] = {}
 
-    def refuse(self, line: int, reason: RateRefusal, detail: str) -> None:
-        self.problems.append(FileProblem(line, reason, detail))
-
     def read(self, text: str) -> dict[str, Decimal]:
-        rows = csv_rows(text)
-        try:
-            header = next(rows, None)
-            if header is None:
-                self.refuse(
-                    1, RateRefusal.NO_ROWS, "the file is empty: give a header row, then rates"
-                )
-                return {}
-            if not self._header(*header):
-                return {}
-            found = False
-            for line, cells in rows:
-                found = True
-                self._row(line, cells)
-        except TextFileError as error:
-            self.refuse(error.line, RateRefusal.NOT_CSV, error.detail)
-            return {}
-        if not found:
-            self.refuse(header[0], RateRefusal.NO_ROWS, "a header and no rate")
+        self.read_rows(text)
         return self._rates
 
-    def _header(self, line: int, cells: list[str]) -> bool:
-        for index, cell in enumerate(cells):
-            name = cell.strip().lower()
-            if name not in COLUMNS:
-                detail = f"{cell!r} (columns: {', '.join(COLUMNS)})"
-                self.refuse(line, RateRefusal.UNKNOWN_COLUMN, detail)
-            elif name in self._columns:
-                self.refuse(line, RateRefusal.DUPLICATE_COLUMN, f"{name!r} twice")
-            else:
-                self._columns[name] = index
-        for name in COLUMNS:
-            if name not in self._columns:
-                self.refuse(line, RateRefusal.MISSING_COLUMN, f"no {name!r} column")
-        self._width = len(cells)
-        return not self.problems
-
-    def _row(self, line: int, cells: list[str]) -> None:
-        if len(cells) != self._width:
-            self.refuse(
-                line,
-                RateRefusal.CELL_COUNT,
-                f"{len(cells)} cells where the header has {self._width} "
-                "(a comma in a rate? write 1.10, not 1,10)",
-            )
-            return
-        currency = self._currency(line, cells[self._columns[CURRENCY]].strip())
-        rate = self._rate(line, cells[self._columns[RATE]].strip())
+    def row(self, line: int, cells: list[str]) -> None:
+        currency = self._currency(line, self.cell(cells, CURRENCY))
+        rate = self._rate(line, self.cell(cells, RATE))
         if currency is None or rate is None:
             return
         if currency == self.reporting_currency and rate != 1:
