@@ -72,6 +72,9 @@ SOURCE_TAG = "hs"
 BATCH_LIMIT = 100
 """HubSpot sends at most 100 events per request."""
 UNASSIGNED = "unassigned"
+_EPOCH_MS_DIGITS = 20
+"""More digits than this are no epoch milliseconds (and past `int`'s 4,300-digit limit
+they are no `int`)."""
 DEAL_PROPERTIES = (
     "dealstage",
     "pipeline",
@@ -306,7 +309,7 @@ def _currency(code: str | None, mapping: SourceMapping) -> str:
 
 def _close_date(value: str) -> date:
     """`closedate`: epoch milliseconds in a webhook, RFC 3339 or a date from the API."""
-    if value.isdigit():
+    if value.isascii() and value.isdigit() and len(value) <= _EPOCH_MS_DIGITS:
         return instant(int(value), "closedate").astimezone(UTC).date()
     if len(value) == 10:
         return calendar_date(value, "closedate")
