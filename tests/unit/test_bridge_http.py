@@ -197,6 +197,33 @@ def test_a_deal_gone_from_hubspot_before_its_creation_was_read_is_dead_lettered(
     run_hubspot(scenario)
 
 
+def test_an_object_id_that_is_no_record_id_is_dead_lettered_unread() -> None:
+    async def scenario(bridge: Bridge) -> None:
+        at_ms = story().events[0]["occurredAt"]
+        creation = {**hubspot_event(903, "deal.creation", 0, at_ms), "objectId": "9001/../9001"}
+        assert (await post_hubspot(bridge, batch(creation))).status == 204
+        assert bridge.crm_reads == []  # the bearer token reads no other path
+        [(_, _, headers)] = bridge.sender.on(DLQ)
+        assert headers[REASON_HEADER] == b"malformed"
+
+    run_hubspot(scenario)
+
+
+def test_event_ids_that_are_objects_or_lists_are_dead_lettered_not_a_500() -> None:
+    async def scenario(bridge: Bridge) -> None:
+        at_ms = story().events[0]["occurredAt"]
+        odd = [
+            {**hubspot_event(0, "deal.deletion", 9001, at_ms), "eventId": [904]},
+            {**hubspot_event(0, "deal.deletion", 9001, at_ms), "eventId": {"id": 905}},
+            {**hubspot_event(906, "deal.deletion", 9001, at_ms), "portalId": [1]},
+        ]
+        assert (await post_hubspot(bridge, batch(*odd))).status == 204
+        reasons = [headers[REASON_HEADER] for _, _, headers in bridge.sender.on(DLQ)]
+        assert reasons == [b"malformed"] * 3
+
+    run_hubspot(scenario)
+
+
 def test_a_bad_signature_is_401_and_nothing_is_produced() -> None:
     async def scenario(bridge: Bridge) -> None:
         body = batch(*story().events)

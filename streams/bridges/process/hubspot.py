@@ -66,6 +66,8 @@ class HubSpotApi:
     async def read_deal(self, deal_id: str) -> HubSpotDeal | Refusal:
         """The deal, or a refusal when HubSpot no longer has it; `CrmUnavailableError`
         when the API does not answer as documented (the webhook is retried)."""
+        if not (deal_id.isascii() and deal_id.isdigit()):
+            raise ValueError(f"{deal_id!r} is not a HubSpot record id (see `deal_id_of`)")
         url = f"{self._base_url}/crm/v3/objects/deals/{deal_id}"
         properties = ",".join(DEAL_PROPERTIES)
         params = {"properties": properties, "propertiesWithHistory": properties}
