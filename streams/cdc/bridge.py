@@ -41,8 +41,7 @@ def run_debezium_bridge(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    mapping = load_mapping(settings.debezium_mapping_file)
-    translator = DebeziumTranslator(mapping, Ingestor(settings, clock=settings_clock(settings)))
+    translator = bridge_translator(settings)
     await wait_for_kafka(settings)
     await ensure_topics(settings, bridge_topics(settings))
     stop = asyncio.Event()
@@ -85,6 +84,13 @@ async def _run(settings: Settings) -> None:
         log.info("bridge stopping: %s", translator.counts.describe())
         await consumer.stop()
         await producer.stop()
+
+
+def bridge_translator(settings: Settings) -> DebeziumTranslator:
+    """The translator with the worker's ingest checks, but for currencies: which ones a
+    worker accepts is its own (rates loaded with `dealpulse rates load` included)."""
+    ingestor = Ingestor(settings, clock=settings_clock(settings), check_currencies=False)
+    return DebeziumTranslator(load_mapping(settings.debezium_mapping_file), ingestor)
 
 
 def bridge_topics(settings: Settings) -> list[TopicSpec]:

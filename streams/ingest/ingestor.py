@@ -21,7 +21,11 @@ def utc_now() -> datetime:
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock = utc_now, *, check_currencies: bool = True
+    ) -> None:
+        """`check_currencies=False` accepts any currency the schema allows: for a bridge,
+        which cannot know the rates a worker has loaded since it started."""
         self._limits = SizeLimits(
             value_bytes=settings.max_message_bytes,
             key_bytes=settings.max_key_bytes,
@@ -31,7 +35,11 @@ class Ingestor:
             event_schema(),
             max_amount=settings.max_amount,
             max_future_skew=settings.max_future_skew,
-            currencies=frozenset(settings.currency_rates) | {settings.reporting_currency},
+            currencies=(
+                frozenset(settings.currency_rates) | {settings.reporting_currency}
+                if check_currencies
+                else None
+            ),
         )
         self._clock = clock
 

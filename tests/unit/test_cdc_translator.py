@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from pathlib import Path
 
 from streams.bridges.refusal import RefusalReason
+from streams.cdc.bridge import bridge_translator
 from streams.cdc.translator import REJECTED_PREFIX, DebeziumTranslator
 from streams.ingest.message import RawMessage
-from tests.support.debezium_envelopes import envelope, lead_row, odoo_mapping, update
-from tests.support.ingest import make_ingestor
+from streams.settings import Settings
+from tests.support.debezium_envelopes import ODOO_TOML, envelope, lead_row, odoo_mapping, update
+from tests.support.ingest import FIXED_NOW, make_ingestor
 
 
 def translator() -> DebeziumTranslator:
@@ -57,3 +61,16 @@ def test_an_event_the_worker_would_refuse_is_dead_lettered_instead() -> None:
     [letter] = translator().translate(record(raw))
     reason = dict(letter.headers)["dealpulse.reason"].decode()
     assert reason == REJECTED_PREFIX + "future_timestamp"
+
+
+def test_the_bridge_leaves_currencies_to_the_workers(tmp_path: Path) -> None:
+    """A worker may have loaded a rate (`dealpulse rates load`) the bridge's settings lack."""
+    mapping_file = tmp_path / "odoo.toml"
+    mapping_file.write_text(ODOO_TOML)
+    settings = Settings(
+        debezium_mapping_file=mapping_file, currency_rates={"USD": Decimal(1)}, clock=FIXED_NOW
+    )
+    raw = json.dumps(envelope("c", after=lead_row())).encode()  # in the mapping's EUR
+    produced = bridge_translator(settings).translate(record(raw))
+    assert produced
+    assert not any(item.dead_letter for item in produced)
