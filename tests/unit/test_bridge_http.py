@@ -28,6 +28,8 @@ from streams.bridges.signatures import (
     hubspot_signature,
 )
 from streams.ingest.dead_letter import REASON_HEADER
+from streams.ingest.ingestor import size_limits
+from streams.settings import Settings
 from tests.support.bridges import (
     RecordingSender,
     pipedrive_deal,
@@ -47,6 +49,7 @@ from tests.support.hubspot import (
 EVENTS = "crm.deal-events"
 DLQ = "crm.bridge-dlq"
 MAX_BODY = 64 * 1024
+LETTER_LIMITS = size_limits(Settings())
 DAY = "2026-11-{:02d}T09:00:00.000"
 
 
@@ -108,7 +111,9 @@ def run_pipedrive(scenario: Scenario) -> None:
 async def _serve(source: Any, scenario: Scenario, reads: list[str], kafka_fails: bool) -> None:
     sender = RecordingSender(fail=kafka_fails)
     metrics = BridgeMetrics(source.path.rsplit("/", 1)[-1], CollectorRegistry())
-    output = BridgeOutput(sender, events_topic=EVENTS, dlq_topic=DLQ, metrics=metrics)
+    output = BridgeOutput(
+        sender, events_topic=EVENTS, dlq_topic=DLQ, metrics=metrics, letter_limits=LETTER_LIMITS
+    )
     app = webhook_app(source, output, metrics, max_body_bytes=MAX_BODY)
     async with TestClient(TestServer(app)) as client:
         await scenario(Bridge(client, sender, metrics, reads))

@@ -74,3 +74,12 @@ def test_the_bridge_leaves_currencies_to_the_workers(tmp_path: Path) -> None:
     produced = bridge_translator(settings).translate(record(raw))
     assert produced
     assert not any(item.dead_letter for item in produced)
+
+
+def test_a_dead_letter_is_cut_to_the_ingest_limits() -> None:
+    huge = b"\xff" + b"x" * 1_048_000
+    [letter] = translator().translate(record(huge))
+    headers = dict(letter.headers)
+    assert letter.value == huge[: make_ingestor().limits.value_bytes]
+    assert headers["dealpulse.truncated"] == f"value {len(huge)}".encode()
+    assert headers["dealpulse.reason"] == b"not_json"

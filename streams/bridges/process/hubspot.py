@@ -42,6 +42,7 @@ from streams.bridges.signatures import (
 )
 from streams.bridges.source_values import decode_json
 from streams.errors import ConfigurationError, CrmUnavailableError
+from streams.ingest.ingestor import size_limits
 from streams.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/hubspot"
@@ -196,6 +197,7 @@ async def run_hubspot_bridge(settings: Settings, mapping: SourceMapping) -> None
                 events_topic=settings.topic_events,
                 dlq_topic=settings.topic_bridge_dlq,
                 metrics=metrics,
+                letter_limits=size_limits(settings),
             )
             app = webhook_app(
                 source, output, metrics, max_body_bytes=settings.bridge_max_body_bytes

@@ -24,6 +24,7 @@ from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer
 from streams.bridges.refusal import Refusal
 from streams.bridges.salesforce import map_salesforce
 from streams.bridges.source_values import decode_source
+from streams.ingest.ingestor import size_limits
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ async def run_salesforce_bridge(settings: Settings, mapping: SourceMapping) -> N
         events_topic=settings.topic_events,
         dlq_topic=settings.topic_bridge_dlq,
         metrics=metrics,
+        letter_limits=size_limits(settings),
     )
 
     async def exposition(_: web.Request) -> web.Response:
