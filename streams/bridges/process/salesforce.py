@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.mapping_file import SourceMapping
+from streams.bridges.process.commit import commit_consumed
 from streams.bridges.process.http_server import METRICS_CONTENT_TYPE, stop_signal
 from streams.bridges.process.metrics import BridgeMetrics
 from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer, prepare_kafka
@@ -75,7 +76,7 @@ async def bridge_loop(
             continue
         events, letters = translate_records(records, mapping)
         await output.deliver(events, letters)
-        await consumer.commit()
+        await commit_consumed(consumer)
 
 
 async def run_salesforce_bridge(settings: Settings, mapping: SourceMapping) -> None:
