@@ -72,6 +72,9 @@ SOURCE_TAG = "hs"
 BATCH_LIMIT = 100
 """HubSpot sends at most 100 events per request."""
 UNASSIGNED = "unassigned"
+_EPOCH_MS_DIGITS = 20
+"""More digits than this are no epoch milliseconds (and past `int`'s 4,300-digit limit
+they are no `int`)."""
 DEAL_PROPERTIES = (
     "dealstage",
     "pipeline",
@@ -134,8 +137,16 @@ def batch_events(document: object) -> list[Mapping[str, Any]] | Refusal:
 
 
 def _event_key(event: Mapping[str, Any], position: int) -> object:
-    event_id = event.get("eventId")
-    return ("event", event.get("portalId"), event_id) if event_id is not None else position
+    """What makes a repeat in a batch: the portal and `eventId`; an event without ids of
+    the right type is its own (the mapping refuses it)."""
+    event_id, portal = event.get("eventId"), event.get("portalId")
+    if _is_id(event_id) and (portal is None or _is_id(portal)):
+        return ("event", portal, event_id)
+    return position
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int | str) and not isinstance(value, bool)
 
 
 def needs_deal(event: Mapping[str, Any], mapping: SourceMapping) -> str | None:
@@ -150,7 +161,7 @@ def needs_deal(event: Mapping[str, Any], mapping: SourceMapping) -> str | None:
             wanted = kind == "deal.creation" or (
                 kind == "deal.propertyChange" and name == "pipeline"
             )
-        return id_text(event.get("objectId"), "objectId") if wanted else None
+        return deal_id_of(event) if wanted else None
     except SourceFieldError:
         return None  # the mapping refuses it as malformed
 
@@ -175,7 +186,7 @@ def _map(
     object_type, change = kind.split(".", 1)
     if object_type != "deal":
         return Refusal(RefusalReason.NOT_A_DEAL, f"{kind}: only deals are mapped")
-    deal_id = name_text(id_text(event.get("objectId"), "objectId"), "objectId")
+    deal_id = deal_id_of(event)
     occurred_at = instant(event.get("occurredAt"), "occurredAt")
     if change == "creation":
         changes = _created(_read(deal, deal_id), occurred_at, mapping)
@@ -200,6 +211,17 @@ def _map(
         occurred_at=occurred_at,
         mapping=mapping,
     )
+
+
+def deal_id_of(event: Mapping[str, Any]) -> str:
+    """`objectId`: a HubSpot record id is a number, so ASCII digits only (it becomes
+    part of the CRM API's URL)."""
+    deal_id = name_text(id_text(event.get("objectId"), "objectId"), "objectId")
+    if not (deal_id.isascii() and deal_id.isdigit()):
+        raise SourceFieldError(
+            RefusalReason.MALFORMED, f"objectId: {deal_id[:40]!r} is not a HubSpot record id"
+        )
+    return deal_id
 
 
 def _read(deal: HubSpotDeal | None, deal_id: str) -> HubSpotDeal:
@@ -306,7 +328,7 @@ def _currency(code: str | None, mapping: SourceMapping) -> str:
 
 def _close_date(value: str) -> date:
     """`closedate`: epoch milliseconds in a webhook, RFC 3339 or a date from the API."""
-    if value.isdigit():
+    if value.isascii() and value.isdigit() and len(value) <= _EPOCH_MS_DIGITS:
         return instant(int(value), "closedate").astimezone(UTC).date()
     if len(value) == 10:
         return calendar_date(value, "closedate")

@@ -68,7 +68,7 @@ def check_hubspot(
     """`None` when the request is signed by HubSpot within its 5-minute window."""
     if not signature or not timestamp:
         return Denial(401, "bad_signature", f"{HUBSPOT_SIGNATURE_HEADER} or timestamp missing")
-    if not timestamp.isdigit() or len(timestamp) > 16:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
         return Denial(400, "stale_timestamp", f"{HUBSPOT_TIMESTAMP_HEADER}: not epoch ms")
     try:
         given = base64.b64decode(signature, validate=True)

@@ -22,6 +22,10 @@ from streams.ingest.timestamps import parse_timestamp
 _CANONICAL_AMOUNT = re.compile(r"(0|[1-9]\d{0,11})(\.\d{1,6})?")
 _CONTROL = re.compile(r"[\x00-\x1f]")
 _MICRO = Decimal("0.000001")
+_AMOUNT_MAX_ADJUSTED = 11
+"""The largest power of ten a canonical amount may reach (12 integer digits)."""
+_AMOUNT_MIN_EXPONENT = -6
+"""The smallest exponent a canonical amount may have (6 decimals)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1)
 _MILLISECONDS_FROM = 100_000_000_000
@@ -39,7 +43,8 @@ def decode_json(raw: bytes) -> Any | Refusal:
     """A source payload as JSON of any shape, numbers with a fraction as `Decimal`."""
     try:
         return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_nan)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError, ArithmeticError) as error:
+        # ArithmeticError: `Decimal` refuses an exponent past its range (`1e99999999999999999999`)
         return Refusal(RefusalReason.NOT_JSON, f"not UTF-8 JSON: {error}"[:500])
 
 
@@ -97,22 +102,41 @@ def reason_text(value: object, fallback: str) -> str:
 def amount_text(value: object, field: str) -> str:
     """A non-negative amount as the canonical decimal string (`"12500.5"`)."""
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        raise SourceFieldError(RefusalReason.BAD_VALUE, f"{field}: {value!r} is not an amount")
+        raise SourceFieldError(
+            RefusalReason.BAD_VALUE, f"{field}: {_shown(value)} is not an amount"
+        )
     try:
         amount = Decimal(value)
     except InvalidOperation as error:
         raise SourceFieldError(
-            RefusalReason.BAD_VALUE, f"{field}: {value!r} is not an amount"
+            RefusalReason.BAD_VALUE, f"{field}: {_shown(value)} is not an amount"
         ) from error
     amount = _without_extra_zeros(amount)
-    text = format(amount, "f") if amount.is_finite() else str(amount)
-    if amount.is_signed() or not _CANONICAL_AMOUNT.fullmatch(text):
-        raise SourceFieldError(
-            RefusalReason.BAD_VALUE,
-            f"{field}: {value!r} is not a non-negative amount of at most 12 integer digits "
-            "and 6 decimals",
-        )
+    if amount.is_signed() or not _in_canonical_range(amount):
+        raise _not_canonical_amount(value, field)
+    text = format(amount, "f")
+    if not _CANONICAL_AMOUNT.fullmatch(text):
+        raise _not_canonical_amount(value, field)
     return text
+
+
+def _in_canonical_range(amount: Decimal) -> bool:
+    """Whether `amount` is finite with at most 12 integer digits and 6 decimals: checked
+    before it is written out, as `format(Decimal("1e4000000000"), "f")` is 4 GB."""
+    exponent = amount.as_tuple().exponent
+    return (
+        isinstance(exponent, int)
+        and exponent >= _AMOUNT_MIN_EXPONENT
+        and amount.adjusted() <= _AMOUNT_MAX_ADJUSTED
+    )
+
+
+def _not_canonical_amount(value: object, field: str) -> SourceFieldError:
+    return SourceFieldError(
+        RefusalReason.BAD_VALUE,
+        f"{field}: {_shown(value)} is not a non-negative amount of at most 12 integer digits "
+        "and 6 decimals",
+    )
 
 
 def _without_extra_zeros(amount: Decimal) -> Decimal:
@@ -125,6 +149,12 @@ def _without_extra_zeros(amount: Decimal) -> Decimal:
     except InvalidOperation:
         return amount
     return rounded if rounded == amount else amount
+
+
+def _shown(value: object) -> str:
+    """`value` for a refusal's detail: its `repr`, cut to 60 characters."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:60] + "..."
 
 
 def currency_text(value: object, field: str) -> str:

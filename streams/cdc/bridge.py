@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from streams.bridges.mapping_file import load_mapping
+from streams.bridges.process.commit import commit_consumed
 from streams.cdc.translator import DebeziumTranslator, Outgoing
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import RawMessage, normalise_headers
@@ -41,8 +42,7 @@ def run_debezium_bridge(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    mapping = load_mapping(settings.debezium_mapping_file)
-    translator = DebeziumTranslator(mapping, Ingestor(settings, clock=settings_clock(settings)))
+    translator = bridge_translator(settings)
     await wait_for_kafka(settings)
     await ensure_topics(settings, bridge_topics(settings))
     stop = asyncio.Event()
@@ -77,7 +77,7 @@ async def _run(settings: Settings) -> None:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=BATCH_RECORDS)
             if batch:
-                await _bridge_batch(batch, translator, producer, consumer, settings)
+                await bridge_batch(batch, translator, producer, consumer, settings)
             if time.monotonic() - reported_at >= REPORT_EVERY_SECONDS:
                 log.info("bridge: %s", translator.counts.describe())
                 reported_at = time.monotonic()
@@ -85,6 +85,13 @@ async def _run(settings: Settings) -> None:
         log.info("bridge stopping: %s", translator.counts.describe())
         await consumer.stop()
         await producer.stop()
+
+
+def bridge_translator(settings: Settings) -> DebeziumTranslator:
+    """The translator with the worker's ingest checks, but for currencies: which ones a
+    worker accepts is its own (rates loaded with `dealpulse rates load` included)."""
+    ingestor = Ingestor(settings, clock=settings_clock(settings), check_currencies=False)
+    return DebeziumTranslator(load_mapping(settings.debezium_mapping_file), ingestor)
 
 
 def bridge_topics(settings: Settings) -> list[TopicSpec]:
@@ -96,7 +103,7 @@ def bridge_topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-async def _bridge_batch(
+async def bridge_batch(
     batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     translator: DebeziumTranslator,
     producer: AIOKafkaProducer,
@@ -120,8 +127,9 @@ async def _bridge_batch(
                     )
                 )
     await asyncio.gather(*sends)  # raises on a failed send: nothing is committed then
-    await consumer.commit(
-        {partition: records[-1].offset + 1 for partition, records in batch.items() if records}
+    await commit_consumed(
+        consumer,
+        {partition: records[-1].offset + 1 for partition, records in batch.items() if records},
     )
 
 

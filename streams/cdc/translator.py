@@ -17,7 +17,7 @@ from streams.bridges.debezium import map_debezium
 from streams.bridges.mapping_file import SourceMapping
 from streams.bridges.refusal import Refusal
 from streams.bridges.source_values import decode_source
-from streams.ingest.dead_letter import DETAIL_HEADER, MAX_DETAIL_BYTES, ORIGIN_HEADER, REASON_HEADER
+from streams.ingest.dead_letter import refused_copy
 from streams.ingest.ingestor import Ingestor
 from streams.ingest.message import Headers, RawMessage
 from streams.ingest.rejection import Rejection
@@ -81,11 +81,7 @@ class DebeziumTranslator:
         return produced
 
     def _dead_letter(self, message: RawMessage, reason: str, detail: str) -> Outgoing:
+        """The record as it came, cut to the ingest limits as a worker's dead letter is."""
         self.counts.refusals[reason] += 1
-        headers: Headers = (
-            *message.headers,
-            (REASON_HEADER, reason.encode()),
-            (DETAIL_HEADER, detail.encode("utf-8", "replace")[:MAX_DETAIL_BYTES]),
-            (ORIGIN_HEADER, message.origin.encode("utf-8", "replace")),
-        )
-        return Outgoing(message.key, message.value, headers, dead_letter=True)
+        letter = refused_copy(message, reason, detail, self._ingestor.limits)
+        return Outgoing(letter.key, letter.value, letter.headers, dead_letter=True)

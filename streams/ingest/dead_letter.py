@@ -14,7 +14,7 @@ worker would stop rather than lose it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from streams.ingest.decode import SizeLimits, headers_size
 from streams.ingest.message import Headers, RawMessage
@@ -36,6 +36,23 @@ class DeadLetter:
 
 
 def dead_letter(message: RawMessage, rejection: Rejection, limits: SizeLimits) -> DeadLetter:
+    return refused_copy(message, rejection.reason.value, rejection.detail, limits)
+
+
+def refused_copy(message: RawMessage, reason: str, detail: str, limits: SizeLimits) -> DeadLetter:
+    """The dead letter of `message`, refused for `reason` (a worker's or a bridge's)."""
+    cut, said = within_limits(message, limits)
+    extra: Headers = (
+        (REASON_HEADER, reason.encode()),
+        (DETAIL_HEADER, detail.encode("utf-8", "replace")[:MAX_DETAIL_BYTES]),
+        (ORIGIN_HEADER, message.origin.encode("utf-8", "replace")),
+    )
+    return DeadLetter(key=cut.key, value=cut.value, headers=cut.headers + extra + said)
+
+
+def within_limits(message: RawMessage, limits: SizeLimits) -> tuple[RawMessage, Headers]:
+    """`message` with each part over its limit cut, and the headers that say what was cut
+    (none when nothing was)."""
     key, value, headers = message.key, message.value, message.headers
     cut: list[str] = []
     digest: Headers = ()
@@ -50,11 +67,7 @@ def dead_letter(message: RawMessage, rejection: Rejection, limits: SizeLimits) -
     if size > limits.headers_bytes:
         cut.append(f"headers {size}")
         headers = ()
-    extra: Headers = (
-        (REASON_HEADER, rejection.reason.value.encode()),
-        (DETAIL_HEADER, rejection.detail.encode("utf-8", "replace")[:MAX_DETAIL_BYTES]),
-        (ORIGIN_HEADER, message.origin.encode("utf-8", "replace")),
-    )
-    if cut:
-        extra += ((TRUNCATED_HEADER, ", ".join(cut).encode()), *digest)
-    return DeadLetter(key=key, value=value, headers=headers + extra)
+    if not cut:
+        return message, ()
+    said: Headers = ((TRUNCATED_HEADER, ", ".join(cut).encode()), *digest)
+    return replace(message, key=key, value=value, headers=headers), said

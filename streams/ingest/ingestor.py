@@ -20,18 +20,31 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def size_limits(settings: Settings) -> SizeLimits:
+    """The size limits of DEALPULSE_MAX_MESSAGE_BYTES, _MAX_KEY_BYTES and _MAX_HEADERS_BYTES."""
+    return SizeLimits(
+        value_bytes=settings.max_message_bytes,
+        key_bytes=settings.max_key_bytes,
+        headers_bytes=settings.max_headers_bytes,
+    )
+
+
 class Ingestor:
-    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
-        self._limits = SizeLimits(
-            value_bytes=settings.max_message_bytes,
-            key_bytes=settings.max_key_bytes,
-            headers_bytes=settings.max_headers_bytes,
-        )
+    def __init__(
+        self, settings: Settings, clock: Clock = utc_now, *, check_currencies: bool = True
+    ) -> None:
+        """`check_currencies=False` accepts any currency the schema allows: for a bridge,
+        which cannot know the rates a worker has loaded since it started."""
+        self._limits = size_limits(settings)
         self._validator = EventValidator(
             event_schema(),
             max_amount=settings.max_amount,
             max_future_skew=settings.max_future_skew,
-            currencies=frozenset(settings.currency_rates) | {settings.reporting_currency},
+            currencies=(
+                frozenset(settings.currency_rates) | {settings.reporting_currency}
+                if check_currencies
+                else None
+            ),
         )
         self._clock = clock
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from aiokafka.errors import KafkaTimeoutError
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
 from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.mapping_file import SourceMapping, parse_mapping
@@ -204,9 +204,11 @@ class RecordingSender:
     """Stands in for the bridge's producer: keeps each record; with `fail`, every
     acknowledgment fails as a broker that is gone makes it fail."""
 
-    def __init__(self, *, fail: bool = False) -> None:
+    def __init__(self, *, fail: bool = False, max_request_bytes: int = 1_048_576) -> None:
         self.records: list[tuple[str, bytes | None, bytes | None, dict[str, bytes]]] = []
         self.fail = fail
+        self.max_request_bytes = max_request_bytes
+        """aiokafka's default `max_request_size`: `send` raises past it."""
 
     async def send(
         self,
@@ -215,6 +217,10 @@ class RecordingSender:
         key: bytes | None = None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> asyncio.Future[None]:
+        size = len(value or b"") + len(key or b"")
+        size += sum(len(name) + len(content) for name, content in headers or [])
+        if size > self.max_request_bytes:
+            raise MessageSizeTooLargeError(f"{size} bytes")
         acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.fail:
             acknowledged.set_exception(KafkaTimeoutError())

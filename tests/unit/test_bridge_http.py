@@ -28,6 +28,8 @@ from streams.bridges.signatures import (
     hubspot_signature,
 )
 from streams.ingest.dead_letter import REASON_HEADER
+from streams.ingest.ingestor import size_limits
+from streams.settings import Settings
 from tests.support.bridges import (
     RecordingSender,
     pipedrive_deal,
@@ -47,6 +49,7 @@ from tests.support.hubspot import (
 EVENTS = "crm.deal-events"
 DLQ = "crm.bridge-dlq"
 MAX_BODY = 64 * 1024
+LETTER_LIMITS = size_limits(Settings())
 DAY = "2026-11-{:02d}T09:00:00.000"
 
 
@@ -108,7 +111,9 @@ def run_pipedrive(scenario: Scenario) -> None:
 async def _serve(source: Any, scenario: Scenario, reads: list[str], kafka_fails: bool) -> None:
     sender = RecordingSender(fail=kafka_fails)
     metrics = BridgeMetrics(source.path.rsplit("/", 1)[-1], CollectorRegistry())
-    output = BridgeOutput(sender, events_topic=EVENTS, dlq_topic=DLQ, metrics=metrics)
+    output = BridgeOutput(
+        sender, events_topic=EVENTS, dlq_topic=DLQ, metrics=metrics, letter_limits=LETTER_LIMITS
+    )
     app = webhook_app(source, output, metrics, max_body_bytes=MAX_BODY)
     async with TestClient(TestServer(app)) as client:
         await scenario(Bridge(client, sender, metrics, reads))
@@ -193,6 +198,33 @@ def test_a_deal_gone_from_hubspot_before_its_creation_was_read_is_dead_lettered(
         assert (await post_hubspot(bridge, batch(gone))).status == 204
         [(_, _, headers)] = bridge.sender.on(DLQ)
         assert headers[REASON_HEADER] == b"unreplayable"
+
+    run_hubspot(scenario)
+
+
+def test_an_object_id_that_is_no_record_id_is_dead_lettered_unread() -> None:
+    async def scenario(bridge: Bridge) -> None:
+        at_ms = story().events[0]["occurredAt"]
+        creation = {**hubspot_event(903, "deal.creation", 0, at_ms), "objectId": "9001/../9001"}
+        assert (await post_hubspot(bridge, batch(creation))).status == 204
+        assert bridge.crm_reads == []  # the bearer token reads no other path
+        [(_, _, headers)] = bridge.sender.on(DLQ)
+        assert headers[REASON_HEADER] == b"malformed"
+
+    run_hubspot(scenario)
+
+
+def test_event_ids_that_are_objects_or_lists_are_dead_lettered_not_a_500() -> None:
+    async def scenario(bridge: Bridge) -> None:
+        at_ms = story().events[0]["occurredAt"]
+        odd = [
+            {**hubspot_event(0, "deal.deletion", 9001, at_ms), "eventId": [904]},
+            {**hubspot_event(0, "deal.deletion", 9001, at_ms), "eventId": {"id": 905}},
+            {**hubspot_event(906, "deal.deletion", 9001, at_ms), "portalId": [1]},
+        ]
+        assert (await post_hubspot(bridge, batch(*odd))).status == 204
+        reasons = [headers[REASON_HEADER] for _, _, headers in bridge.sender.on(DLQ)]
+        assert reasons == [b"malformed"] * 3
 
     run_hubspot(scenario)
 

@@ -227,6 +227,18 @@ REFUSALS: list[tuple[str, dict[str, Any], RefusalReason]] = [
         {**hubspot_event(8, "deal.deletion", DEAL, 0), "occurredAt": "yesterday"},
         RefusalReason.MALFORMED,
     ),
+    (
+        "a closedate of other unicode digits",
+        hubspot_event(10, "deal.propertyChange", DEAL, epoch_ms(DAY.format(2)), "closedate", "²"),
+        RefusalReason.MALFORMED,
+    ),
+    (
+        "a closedate of 5,000 digits",
+        hubspot_event(
+            11, "deal.propertyChange", DEAL, epoch_ms(DAY.format(2)), "closedate", "9" * 5000
+        ),
+        RefusalReason.MALFORMED,
+    ),
 ]
 
 

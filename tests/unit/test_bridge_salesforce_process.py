@@ -4,16 +4,22 @@ and dead letters, gaps dead-lettered with their reason and counted once acknowle
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+from typing import Any
 
-from aiokafka import ConsumerRecord
+import pytest
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 from prometheus_client import CollectorRegistry
 
 from streams.bridges.process.metrics import BridgeMetrics
 from streams.bridges.process.output import BridgeOutput
-from streams.bridges.process.salesforce import translate_records
+from streams.bridges.process.salesforce import bridge_loop, translate_records
 from streams.bridges.refusal import RefusalReason
-from streams.ingest.dead_letter import REASON_HEADER
+from streams.ingest.dead_letter import DIGEST_HEADER, REASON_HEADER, TRUNCATED_HEADER
+from streams.ingest.ingestor import size_limits
+from streams.settings import Settings
 from tests.support.bridges import (
     RecordingSender,
     epoch_ms,
@@ -70,7 +76,13 @@ def test_a_batch_maps_its_records_and_dead_letters_gaps_and_garbage() -> None:
 
     sender = RecordingSender()
     metrics = BridgeMetrics("salesforce", CollectorRegistry())
-    output = BridgeOutput(sender, events_topic="events", dlq_topic="dlq", metrics=metrics)
+    output = BridgeOutput(
+        sender,
+        events_topic="events",
+        dlq_topic="dlq",
+        metrics=metrics,
+        letter_limits=size_limits(Settings()),
+    )
     asyncio.run(output.deliver(events, letters))
     assert [headers[REASON_HEADER] for _, _, headers in sender.on("dlq")] == [
         b"unreplayable",
@@ -82,3 +94,60 @@ def test_a_batch_maps_its_records_and_dead_letters_gaps_and_garbage() -> None:
         )
         == 1
     )
+
+
+def test_a_record_near_kafkas_limit_is_dead_lettered_cut_to_the_ingest_limit() -> None:
+    huge = b'{"ChangeEventHeader": "' + b"x" * 1_048_540 + b'"}'
+    events, letters = translate_records([record(0, huge)], salesforce_mapping())
+    assert not events
+    sender = RecordingSender()
+    metrics = BridgeMetrics("salesforce", CollectorRegistry())
+    limits = size_limits(Settings())
+    output = BridgeOutput(
+        sender, events_topic="events", dlq_topic="dlq", metrics=metrics, letter_limits=limits
+    )
+    asyncio.run(output.deliver(events, letters))  # no MessageSizeTooLargeError
+    [(key, value, headers)] = sender.on("dlq")
+    assert value == huge[: limits.value_bytes]
+    assert key == b"006Hs00001AAAAAIA1"
+    assert headers[TRUNCATED_HEADER] == f"value {len(huge)}".encode()
+    assert headers[DIGEST_HEADER] == hashlib.sha256(huge).hexdigest().encode()
+    assert headers[REASON_HEADER] == b"malformed"
+
+
+class LoopStoppedError(Exception):
+    """Ends the bridge loop in a test."""
+
+
+class RebalancedConsumer:
+    """Hands out one batch, refuses its commit as a rebalance does, then stops the loop."""
+
+    def __init__(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        self.batches = [{TopicPartition(TOPIC, 0): records}]
+        self.commits = 0
+
+    async def getmany(self, **_: Any) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        if not self.batches:
+            raise LoopStoppedError
+        return self.batches.pop()
+
+    async def commit(self, offsets: Any = None) -> None:
+        self.commits += 1
+        raise CommitFailedError("the group rebalanced")
+
+
+def test_a_commit_refused_by_a_rebalance_does_not_stop_the_bridge() -> None:
+    consumer = RebalancedConsumer([record(0, b"not json")])
+    sender = RecordingSender()
+    metrics = BridgeMetrics("salesforce", CollectorRegistry())
+    output = BridgeOutput(
+        sender,
+        events_topic="events",
+        dlq_topic="dlq",
+        metrics=metrics,
+        letter_limits=size_limits(Settings()),
+    )
+    with pytest.raises(LoopStoppedError):  # the loop went on to the next poll
+        asyncio.run(bridge_loop(consumer, output, salesforce_mapping()))
+    assert consumer.commits == 1
+    assert len(sender.on("dlq")) == 1

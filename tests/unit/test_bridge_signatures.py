@@ -128,3 +128,18 @@ def test_a_uri_signed_with_its_reserved_characters_decoded_passes() -> None:
     )
     assert outcome is None
     assert decoded_uri(received) == signed_as
+
+
+def test_a_timestamp_of_other_unicode_digits_is_400_not_an_exception() -> None:
+    timestamp = millis(NOW)[:-1] + "\u00b2"  # '²': `isdigit`, but no `int`
+    outcome = check_hubspot(
+        secret=SECRET,
+        method="POST",
+        uri=URI,
+        body=BODY,
+        timestamp=timestamp,
+        signature=hubspot_signature(SECRET, "POST", URI, BODY, timestamp),
+        now=NOW,
+    )
+    assert outcome is not None
+    assert (outcome.status, outcome.reason) == (400, "stale_timestamp")

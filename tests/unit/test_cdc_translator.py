@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from decimal import Decimal
+from pathlib import Path
+
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 
 from streams.bridges.refusal import RefusalReason
+from streams.cdc.bridge import bridge_batch, bridge_translator
 from streams.cdc.translator import REJECTED_PREFIX, DebeziumTranslator
 from streams.ingest.message import RawMessage
-from tests.support.debezium_envelopes import envelope, lead_row, odoo_mapping, update
-from tests.support.ingest import make_ingestor
+from streams.settings import Settings
+from tests.support.bridges import RecordingSender
+from tests.support.debezium_envelopes import ODOO_TOML, envelope, lead_row, odoo_mapping, update
+from tests.support.ingest import FIXED_NOW, make_ingestor
 
 
 def translator() -> DebeziumTranslator:
@@ -57,3 +66,58 @@ def test_an_event_the_worker_would_refuse_is_dead_lettered_instead() -> None:
     [letter] = translator().translate(record(raw))
     reason = dict(letter.headers)["dealpulse.reason"].decode()
     assert reason == REJECTED_PREFIX + "future_timestamp"
+
+
+def test_the_bridge_leaves_currencies_to_the_workers(tmp_path: Path) -> None:
+    """A worker may have loaded a rate (`dealpulse rates load`) the bridge's settings lack."""
+    mapping_file = tmp_path / "odoo.toml"
+    mapping_file.write_text(ODOO_TOML)
+    settings = Settings(
+        debezium_mapping_file=mapping_file, currency_rates={"USD": Decimal(1)}, clock=FIXED_NOW
+    )
+    raw = json.dumps(envelope("c", after=lead_row())).encode()  # in the mapping's EUR
+    produced = bridge_translator(settings).translate(record(raw))
+    assert produced
+    assert not any(item.dead_letter for item in produced)
+
+
+def test_a_dead_letter_is_cut_to_the_ingest_limits() -> None:
+    huge = b"\xff" + b"x" * 1_048_000
+    [letter] = translator().translate(record(huge))
+    headers = dict(letter.headers)
+    assert letter.value == huge[: make_ingestor().limits.value_bytes]
+    assert headers["dealpulse.truncated"] == f"value {len(huge)}".encode()
+    assert headers["dealpulse.reason"] == b"not_json"
+
+
+class RebalancedConsumer:
+    async def commit(self, offsets: object = None) -> None:
+        raise IllegalStateError("no longer assigned")
+
+
+def test_a_commit_refused_by_a_rebalance_does_not_stop_the_bridge() -> None:
+    partition = TopicPartition("crm.public.crm_lead", 0)
+    consumed = ConsumerRecord(
+        topic=partition.topic,
+        partition=0,
+        offset=3,
+        timestamp=0,
+        timestamp_type=0,
+        key=b'{"id":42}',
+        value=b"not json",
+        checksum=None,
+        serialized_key_size=9,
+        serialized_value_size=8,
+        headers=(),
+    )
+    sender = RecordingSender()
+    settings = Settings(topic_bridge_dlq="dlq")
+    batch = bridge_batch(
+        {partition: [consumed]},
+        translator(),
+        sender,
+        RebalancedConsumer(),
+        settings,
+    )
+    asyncio.run(batch)  # returns: the next owner reads the batch again
+    assert len(sender.on("dlq")) == 1

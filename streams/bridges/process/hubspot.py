@@ -42,6 +42,7 @@ from streams.bridges.signatures import (
 )
 from streams.bridges.source_values import decode_json
 from streams.errors import ConfigurationError, CrmUnavailableError
+from streams.ingest.ingestor import size_limits
 from streams.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/hubspot"
@@ -66,6 +67,8 @@ class HubSpotApi:
     async def read_deal(self, deal_id: str) -> HubSpotDeal | Refusal:
         """The deal, or a refusal when HubSpot no longer has it; `CrmUnavailableError`
         when the API does not answer as documented (the webhook is retried)."""
+        if not (deal_id.isascii() and deal_id.isdigit()):
+            raise ValueError(f"{deal_id!r} is not a HubSpot record id (see `deal_id_of`)")
         url = f"{self._base_url}/crm/v3/objects/deals/{deal_id}"
         properties = ",".join(DEAL_PROPERTIES)
         params = {"properties": properties, "propertiesWithHistory": properties}
@@ -194,6 +197,7 @@ async def run_hubspot_bridge(settings: Settings, mapping: SourceMapping) -> None
                 events_topic=settings.topic_events,
                 dlq_topic=settings.topic_bridge_dlq,
                 metrics=metrics,
+                letter_limits=size_limits(settings),
             )
             app = webhook_app(
                 source, output, metrics, max_body_bytes=settings.bridge_max_body_bytes

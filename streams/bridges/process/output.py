@@ -1,6 +1,11 @@
 """Where a bridge's results go: canonical events to the events topic, refusals to the
 bridge's dead-letter topic, each counted once Kafka has acknowledged it.
 
+A dead letter's copy is cut to the ingest size limits (`within_limits`, as a
+worker cuts its own), saying so in `dealpulse.truncated`: a source event near
+Kafka's 1 MB limit, with the headers added, would be refused by the producer,
+and the same request or record would fail for ever.
+
 `deliver` returns only after every record is acknowledged (the producer has
 `acks=all` and idempotence on), and raises `KafkaError` otherwise: a webhook is
 then answered 503 and the CRM delivers it again; a Kafka → Kafka bridge does
@@ -19,7 +24,14 @@ from aiokafka import AIOKafkaProducer
 from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.process.metrics import BridgeMetrics
 from streams.bridges.refusal import Refusal
-from streams.ingest.dead_letter import DETAIL_HEADER, MAX_DETAIL_BYTES, REASON_HEADER
+from streams.ingest.dead_letter import (
+    DETAIL_HEADER,
+    MAX_DETAIL_BYTES,
+    REASON_HEADER,
+    within_limits,
+)
+from streams.ingest.decode import SizeLimits
+from streams.ingest.message import RawMessage
 from streams.kafka.availability import wait_for_kafka
 from streams.kafka.topics import TopicSpec, ensure_topics
 from streams.settings import Settings
@@ -73,9 +85,16 @@ def bridge_producer(settings: Settings) -> AIOKafkaProducer:
 
 class BridgeOutput:
     def __init__(
-        self, sender: Sender, *, events_topic: str, dlq_topic: str, metrics: BridgeMetrics
+        self,
+        sender: Sender,
+        *,
+        events_topic: str,
+        dlq_topic: str,
+        metrics: BridgeMetrics,
+        letter_limits: SizeLimits,
     ) -> None:
         self._sender = sender
+        self._letter_limits = letter_limits
         self._events_topic = events_topic
         self._dlq_topic = dlq_topic
         self._metrics = metrics
@@ -86,20 +105,18 @@ class BridgeOutput:
             await self._sender.send(self._events_topic, event.encode(), key=event.key)
             for event in events
         ]
-        pending += [
-            await self._sender.send(
-                self._dlq_topic, letter.value, key=letter.key, headers=self._headers(letter)
-            )
-            for letter in letters
-        ]
+        pending += [await self._send_letter(letter) for letter in letters]
         await asyncio.gather(*pending)
         self._metrics.produced(events)
         self._metrics.refused(letter.refusal.reason for letter in letters)
 
-    def _headers(self, letter: Letter) -> list[tuple[str, bytes]]:
+    async def _send_letter(self, letter: Letter) -> Awaitable[Any]:
+        cut, said = within_limits(RawMessage(letter.key, letter.value), self._letter_limits)
         detail = letter.refusal.detail.encode("utf-8", "replace")[:MAX_DETAIL_BYTES]
-        return [
+        headers = [
             (REASON_HEADER, letter.refusal.reason.value.encode()),
             (DETAIL_HEADER, detail),
             (SOURCE_HEADER, self._metrics.source.encode()),
+            *said,
         ]
+        return await self._sender.send(self._dlq_topic, cut.value, key=cut.key, headers=headers)

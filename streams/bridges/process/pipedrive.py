@@ -21,6 +21,7 @@ from streams.bridges.refusal import Refusal
 from streams.bridges.signatures import Denial, check_basic_auth
 from streams.bridges.source_values import decode_source
 from streams.errors import ConfigurationError
+from streams.ingest.ingestor import size_limits
 from streams.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/pipedrive"
@@ -73,6 +74,7 @@ async def run_pipedrive_bridge(settings: Settings, mapping: SourceMapping) -> No
             events_topic=settings.topic_events,
             dlq_topic=settings.topic_bridge_dlq,
             metrics=metrics,
+            letter_limits=size_limits(settings),
         )
         app = webhook_app(source, output, metrics, max_body_bytes=settings.bridge_max_body_bytes)
         await serve_until_stopped(app, settings.bridge_host, settings.bridge_pipedrive_port)

@@ -18,12 +18,14 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.mapping_file import SourceMapping
+from streams.bridges.process.commit import commit_consumed
 from streams.bridges.process.http_server import METRICS_CONTENT_TYPE, stop_signal
 from streams.bridges.process.metrics import BridgeMetrics
 from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer, prepare_kafka
 from streams.bridges.refusal import Refusal
 from streams.bridges.salesforce import map_salesforce
 from streams.bridges.source_values import decode_source
+from streams.ingest.ingestor import size_limits
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,7 @@ async def bridge_loop(
             continue
         events, letters = translate_records(records, mapping)
         await output.deliver(events, letters)
-        await consumer.commit()
+        await commit_consumed(consumer)
 
 
 async def run_salesforce_bridge(settings: Settings, mapping: SourceMapping) -> None:
@@ -96,6 +98,7 @@ async def run_salesforce_bridge(settings: Settings, mapping: SourceMapping) -> N
         events_topic=settings.topic_events,
         dlq_topic=settings.topic_bridge_dlq,
         metrics=metrics,
+        letter_limits=size_limits(settings),
     )
 
     async def exposition(_: web.Request) -> web.Response:
