@@ -53,6 +53,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from streams.bridges.canonical import CanonicalEvent, Change, SourceIdentity, canonical_events
@@ -342,11 +343,12 @@ def _required(value: str | None, field_name: str) -> str:
 
 
 def _text(value: object) -> str | None:
-    """A property value as HubSpot sends it: a string, sometimes a number; null is None."""
+    """A property value as HubSpot sends it: a string, sometimes a number (a `Decimal` once
+    decoded, never a float); null is None."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)  # not `format(..., "f")`: a hostile exponent stays short here
     raise SourceFieldError(RefusalReason.MALFORMED, f"propertyValue: {value!r}")
 
 

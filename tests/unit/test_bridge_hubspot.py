@@ -303,6 +303,24 @@ def test_money_read_from_bytes_stays_exact() -> None:
     ]
 
 
+def test_a_numeric_property_value_is_read_as_its_exact_decimal() -> None:
+    """HubSpot's propertyValue is documented as a string, but a number must not be refused:
+    the decoder reads it as an exact Decimal (never a float)."""
+    raw = (
+        b"[%s]"
+        % json.dumps(
+            hubspot_event(9, "deal.propertyChange", DEAL, epoch_ms(DAY.format(3)), "amount", "X")
+        )
+        .replace('"X"', "12.5")
+        .encode()
+    )
+    batch = batch_events(decode_json(raw))
+    assert isinstance(batch, list)
+    assert summary(mapped(batch[0])) == [
+        ("deal.amount_changed", {"amount": "12.5", "currency": "USD"})
+    ]
+
+
 # --- whole stories, as the worker folds them ---------------------------------------
 
 
