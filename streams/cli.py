@@ -25,7 +25,12 @@ from streams.errors import ConfigurationError, DealpulseError, ReplayError
 from streams.kafka.local_broker import LocalBroker
 from streams.logs import configure_command_logging
 from streams.settings import Settings
-from streams.simulate_command import SimulateRequest, default_start, run_simulation
+from streams.simulate_command import (
+    SimulateRequest,
+    default_start,
+    run_simulation,
+    simulation_topic,
+)
 from streams.simulator import SimulationConfig
 from streams.simulator.crm_formats import SourceFormat
 
@@ -77,11 +82,13 @@ class EventFormat(StrEnum):
     CANONICAL = "canonical"
     PIPEDRIVE = "pipedrive"
     SALESFORCE = "salesforce"
+    DEBEZIUM = "debezium"
 
 
 SOURCE_FORMATS: dict[EventFormat, SourceFormat] = {
     EventFormat.PIPEDRIVE: "pipedrive",
     EventFormat.SALESFORCE: "salesforce",
+    EventFormat.DEBEZIUM: "debezium",
 }
 
 
@@ -454,7 +461,8 @@ def simulate(
         typer.Option(
             "--format",
             help="canonical: to the events topic. pipedrive: webhooks POSTed to `bridge "
-            "pipedrive`. salesforce: change events to DEALPULSE_SALESFORCE_TOPIC.",
+            "pipedrive`. salesforce: change events to DEALPULSE_SALESFORCE_TOPIC. "
+            "debezium: crm_lead change envelopes to PREFIX.public.crm_lead.",
         ),
     ] = EventFormat.CANONICAL,
 ) -> None:
@@ -483,9 +491,7 @@ def simulate(
 def simulation_target(settings: Settings, request: SimulateRequest) -> str:
     if request.source_format == "pipedrive":
         return f"the Pipedrive bridge on port {settings.bridge_pipedrive_port}"
-    if request.source_format == "salesforce":
-        return f"Kafka topic {settings.salesforce_topic}"
-    return f"Kafka topic {settings.topic_events}"
+    return f"Kafka topic {simulation_topic(settings, request.source_format)}"
 
 
 @app.command()

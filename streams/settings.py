@@ -155,6 +155,20 @@ class Settings(BaseSettings):
     bridge_salesforce_port: int = Field(
         default=6073, description="Port of `dealpulse bridge salesforce`'s /metrics."
     )
+    bridge_debezium_port: int = Field(
+        default=6074, description="Port of `dealpulse bridge debezium`'s /metrics."
+    )
+    bridge_batch_records: int = Field(
+        default=1000,
+        ge=1,
+        description="The most records a Kafka → Kafka bridge (Salesforce, Debezium) maps "
+        "and produces before it commits.",
+    )
+    bridge_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How long a Kafka → Kafka bridge waits for records in one poll.",
+    )
     bridge_max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,

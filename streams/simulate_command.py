@@ -60,9 +60,8 @@ async def _produce(
 ) -> int:
     await wait_for_kafka(settings)
     await ensure_topics(settings)
-    topic = settings.topic_events
-    if request.source_format == "salesforce":  # what a Connect source would write
-        topic = settings.salesforce_topic
+    topic = simulation_topic(settings, request.source_format)
+    if topic != settings.topic_events:  # what a Connect source would write
         partitions, replicas = settings.topic_partitions, settings.topic_replication_factor
         await ensure_topics(settings, [TopicSpec(topic, partitions, replicas)])
     progress = Progress(
@@ -84,6 +83,16 @@ async def _produce(
             on_sent=lambda count: progress.advance(task, count),
         )
     return sent
+
+
+def simulation_topic(settings: Settings, source_format: SourceFormat | None) -> str:
+    """Where the simulated messages are produced: the events topic, or the topic a
+    Kafka Connect source of that CRM writes (Salesforce's, Debezium's)."""
+    if source_format == "salesforce":
+        return settings.salesforce_topic
+    if source_format == "debezium":
+        return settings.debezium_topic
+    return settings.topic_events
 
 
 WEBHOOKS_AT_ONCE = 8

@@ -24,6 +24,8 @@ class RefusalReason(StrEnum):
     """A Salesforce gap or overflow event: it says something changed, not what."""
     BAD_VALUE = "bad_value"
     """A value that cannot be made canonical (a negative amount, a non-ISO currency)."""
+    REJECTED_BY_INGEST = "rejected_by_ingest"
+    """A mapped event the workers' ingest would refuse (a timestamp in the future)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,13 @@
 """The simulated deals as a CRM would send them, for a bridge to turn back into events.
 
-`simulate --format pipedrive|salesforce` writes these instead of canonical
-events: a Pipedrive webhook v2 body, or a Salesforce `OpportunityChangeEvent`
-as a Kafka Connect source writes it, per simulated event. The CRM's ids are
+`simulate --format pipedrive|salesforce|debezium` writes these instead of
+canonical events: a Pipedrive webhook v2 body, a Salesforce
+`OpportunityChangeEvent` as a Kafka Connect source writes it, or Debezium's
+change event of an Odoo-style `crm_lead` row (`debezium_format`), per simulated
+event. The CRM's ids are
 dealpulse's own names (deal, pipeline, stage and seller ids), which a mapping
-file with nothing but `source` (and, for Salesforce, `pipeline`) passes
-through, so the bridge's output counts as the canonical simulation does, with
+file with nothing but `source` (and, for Salesforce, `pipeline`; for Debezium,
+the won stage) passes through, so the bridge's output counts as the canonical simulation does, with
 these exceptions: a churn has no CRM change to stand for it and is left out, and
 Salesforce has one pipeline per mapping file (simulate with `--pipelines 1`).
 Each source event's id is derived from the simulated event's id, so a duplicate
@@ -16,16 +18,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from streams.domain.events import EventType
+from streams.simulator.debezium_format import debezium_change
 from streams.simulator.messages import OutboundMessage
 
-SourceFormat = Literal["pipedrive", "salesforce"]
-SOURCE_FORMATS: tuple[SourceFormat, ...] = ("pipedrive", "salesforce")
+SourceFormat = Literal["pipedrive", "salesforce", "debezium"]
+SOURCE_FORMATS: tuple[SourceFormat, ...] = ("pipedrive", "salesforce", "debezium")
 _IDS = uuid.UUID("2f0d9c1e-5b7a-4e3c-9d1f-6a8b4c2e0f19")
 _WON_STAGE, _LOST_STAGE = "Closed Won", "Closed Lost"
 
@@ -37,7 +40,7 @@ def as_source(
     (a CRM sends its own kind of garbage, which the bridge tests cover)."""
     deals: dict[str, dict[str, Any]] = {}
     sent: dict[str, OutboundMessage] = {}
-    convert = _pipedrive if source == "pipedrive" else _salesforce
+    convert = _CONVERTERS[source]
     for message in messages:
         if message.invalid_kind is not None:
             continue
@@ -207,3 +210,9 @@ def _salesforce_body(kind: EventType, event: dict[str, Any]) -> dict[str, Any]:
 
 def _epoch_ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+_CONVERTERS: dict[
+    SourceFormat,
+    Callable[[dict[str, Any], dict[str, dict[str, Any]]], dict[str, Any] | None],
+] = {"pipedrive": _pipedrive, "salesforce": _salesforce, "debezium": debezium_change}

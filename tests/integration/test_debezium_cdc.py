@@ -316,6 +316,9 @@ def test_sql_history_through_debezium_equals_the_reference(flow: Flow) -> None:
             streamed_changes(run.script, deleted_at=clock - timedelta(minutes=1))
             run.run_sql()
             run.converge("the snapshot and the streamed history")
+            assert run.bridge is not None
+            created = 'dealpulse_bridge_events_total{source="debezium",type="deal.created"}'
+            assert run.bridge.scrape().get(created, 0) > 0
             delay_seconds = run.timed_update()
             run.converge("the timed update")
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaTimeoutError, MessageSizeTooLargeError
 
 from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.mapping_file import SourceMapping, parse_mapping
@@ -233,3 +234,56 @@ class RecordingSender:
         return [
             (key, value, headers) for name, key, value, headers in self.records if name == topic
         ]
+
+
+# --- Kafka → Kafka bridges ---------------------------------------------------------
+
+
+def consumed(
+    topic: str, offset: int, value: bytes | None, key: bytes | None = None, partition: int = 0
+) -> ConsumerRecord[bytes, bytes]:
+    """A record as a bridge's consumer hands it out."""
+    return ConsumerRecord(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key or b""),
+        serialized_value_size=len(value or b""),
+        headers=(),
+    )
+
+
+class BatchesConsumer:
+    """Stands in for a bridge's consumer: hands out `batches` one by one, then raises
+    `LoopStoppedError`; records each commit, refusing them all with `rebalanced`."""
+
+    def __init__(
+        self,
+        batches: Iterable[Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]],
+        *,
+        rebalanced: bool = False,
+    ) -> None:
+        self.batches = [dict(batch) for batch in batches]
+        self.rebalanced = rebalanced
+        self.commits: list[dict[TopicPartition, int] | None] = []
+
+    async def getmany(
+        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        if not self.batches:
+            raise LoopStoppedError
+        return self.batches.pop(0)
+
+    async def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        self.commits.append(None if offsets is None else dict(offsets))
+        if self.rebalanced:
+            raise CommitFailedError("the group rebalanced")
+
+
+class LoopStoppedError(Exception):
+    """Ends a bridge loop in a test: its consumer has no more batches."""

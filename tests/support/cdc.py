@@ -21,7 +21,7 @@ from streams.cdc.local_connect import LocalConnect
 from streams.cdc.local_postgres import LocalPostgres
 from streams.settings import Settings
 from tests.support.kafka_io import end_offsets
-from tests.support.worker_process import free_port
+from tests.support.worker_process import free_port, scrape_url
 
 STOP_TIMEOUT_SECONDS = 30.0
 
@@ -61,6 +61,7 @@ def cdc_stack(bootstrap: str, name: str, state_dir: Path) -> Iterator[CdcStack]:
         "DEALPULSE_DEBEZIUM_TOPIC_PREFIX": settings.debezium_topic_prefix,
         "DEALPULSE_TOPIC_BRIDGE_DLQ": settings.topic_bridge_dlq,
         "DEALPULSE_DEBEZIUM_GROUP_ID": settings.debezium_group_id,
+        "DEALPULSE_BRIDGE_DEBEZIUM_PORT": str(free_port()),
     }
     postgres, connect = LocalPostgres(settings), LocalConnect(settings)
     postgres.up()
@@ -97,6 +98,11 @@ class BridgeProcess:
                 stdin=subprocess.DEVNULL,
             )
         return self
+
+    def scrape(self) -> dict[str, float]:
+        """The bridge's /metrics samples; empty while it does not answer."""
+        port = self.env["DEALPULSE_BRIDGE_DEBEZIUM_PORT"]
+        return scrape_url(f"http://127.0.0.1:{port}/metrics")
 
     def check_alive(self) -> None:
         assert self.process is not None

@@ -1,27 +1,28 @@
-"""The Salesforce bridge's batch step: records of the Connect source's topic to events
-and dead letters, gaps dead-lettered with their reason and counted once acknowledged."""
+"""The Salesforce bridge's mapper in the shared Kafka → Kafka loop: records of the Connect
+source's topic to events and dead letters, gaps dead-lettered with their reason and
+counted once acknowledged."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-from typing import Any
+from functools import partial
 
-import pytest
-from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
+from streams.bridges.process.kafka_bridge import ValueMapper, translate_records
 from streams.bridges.process.metrics import BridgeMetrics
 from streams.bridges.process.output import BridgeOutput
-from streams.bridges.process.salesforce import bridge_loop, translate_records
+from streams.bridges.process.salesforce import map_change_event
 from streams.bridges.refusal import RefusalReason
 from streams.ingest.dead_letter import DIGEST_HEADER, REASON_HEADER, TRUNCATED_HEADER
 from streams.ingest.ingestor import size_limits
 from streams.settings import Settings
 from tests.support.bridges import (
     RecordingSender,
+    consumed,
     epoch_ms,
     opportunity_event,
     salesforce_mapping,
@@ -31,19 +32,11 @@ TOPIC = "salesforce.opportunity-changes"
 
 
 def record(offset: int, value: bytes | None) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=TOPIC,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"006Hs00001AAAAAIA1",
-        value=value,
-        checksum=None,
-        serialized_key_size=18,
-        serialized_value_size=len(value or b""),
-        headers=(),
-    )
+    return consumed(TOPIC, offset, value, key=b"006Hs00001AAAAAIA1")
+
+
+def mapper() -> ValueMapper:
+    return partial(map_change_event, mapping=salesforce_mapping())
 
 
 def test_a_batch_maps_its_records_and_dead_letters_gaps_and_garbage() -> None:
@@ -67,7 +60,8 @@ def test_a_batch_maps_its_records_and_dead_letters_gaps_and_garbage() -> None:
         record(2, None),
         record(3, b"not json"),
     ]
-    events, letters = translate_records(records, salesforce_mapping())
+    translation = translate_records(records, mapper())
+    events, letters = translation.events, translation.letters
     assert [event.payload["type"] for event in events] == ["deal.created"]
     assert [letter.refusal.reason for letter in letters] == [
         RefusalReason.UNREPLAYABLE,
@@ -98,7 +92,8 @@ def test_a_batch_maps_its_records_and_dead_letters_gaps_and_garbage() -> None:
 
 def test_a_record_near_kafkas_limit_is_dead_lettered_cut_to_the_ingest_limit() -> None:
     huge = b'{"ChangeEventHeader": "' + b"x" * 1_048_540 + b'"}'
-    events, letters = translate_records([record(0, huge)], salesforce_mapping())
+    translation = translate_records([record(0, huge)], mapper())
+    events, letters = translation.events, translation.letters
     assert not events
     sender = RecordingSender()
     metrics = BridgeMetrics("salesforce", CollectorRegistry())
@@ -113,41 +108,3 @@ def test_a_record_near_kafkas_limit_is_dead_lettered_cut_to_the_ingest_limit() -
     assert headers[TRUNCATED_HEADER] == f"value {len(huge)}".encode()
     assert headers[DIGEST_HEADER] == hashlib.sha256(huge).hexdigest().encode()
     assert headers[REASON_HEADER] == b"malformed"
-
-
-class LoopStoppedError(Exception):
-    """Ends the bridge loop in a test."""
-
-
-class RebalancedConsumer:
-    """Hands out one batch, refuses its commit as a rebalance does, then stops the loop."""
-
-    def __init__(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        self.batches = [{TopicPartition(TOPIC, 0): records}]
-        self.commits = 0
-
-    async def getmany(self, **_: Any) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
-        if not self.batches:
-            raise LoopStoppedError
-        return self.batches.pop()
-
-    async def commit(self, offsets: Any = None) -> None:
-        self.commits += 1
-        raise CommitFailedError("the group rebalanced")
-
-
-def test_a_commit_refused_by_a_rebalance_does_not_stop_the_bridge() -> None:
-    consumer = RebalancedConsumer([record(0, b"not json")])
-    sender = RecordingSender()
-    metrics = BridgeMetrics("salesforce", CollectorRegistry())
-    output = BridgeOutput(
-        sender,
-        events_topic="events",
-        dlq_topic="dlq",
-        metrics=metrics,
-        letter_limits=size_limits(Settings()),
-    )
-    with pytest.raises(LoopStoppedError):  # the loop went on to the next poll
-        asyncio.run(bridge_loop(consumer, output, salesforce_mapping()))
-    assert consumer.commits == 1
-    assert len(sender.on("dlq")) == 1

@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from streams.bridges.mapping_file import load_mapping
 from streams.cli import app
+from streams.settings import Settings
+from streams.simulate_command import simulation_topic
 from tests.support.bridges import PIPEDRIVE_TOML
 from tests.support.hubspot import HUBSPOT_TOML
 
@@ -56,14 +58,24 @@ def test_a_mapping_file_that_cannot_work_is_named_with_its_line(tmp_path: Path) 
     assert "cannot read mapping file" in missing.output
 
 
-def test_simulate_writes_a_crms_own_format(tmp_path: Path) -> None:
-    out = tmp_path / "salesforce.jsonl"
-    arguments = ["simulate", "--deals", "5", "--start", "2026-10-01", "--format", "salesforce"]
+@pytest.mark.parametrize(
+    ("source", "marker"), [("salesforce", '"ChangeEventHeader"'), ("debezium", '"crm_lead"')]
+)
+def test_simulate_writes_a_crms_own_format(tmp_path: Path, source: str, marker: str) -> None:
+    out = tmp_path / f"{source}.jsonl"
+    arguments = ["simulate", "--deals", "5", "--start", "2026-10-01", "--format", source]
     result = runner.invoke(app, [*arguments, "--out", str(out)])
     assert result.exit_code == 0, result.output
     lines = out.read_text().splitlines()
     assert lines
-    assert all('"ChangeEventHeader"' in line for line in lines)
+    assert all(marker in line for line in lines)
+
+
+def test_simulated_change_events_go_to_the_topic_their_connect_source_writes() -> None:
+    settings = Settings(debezium_topic_prefix="odoo")
+    assert simulation_topic(settings, "debezium") == "odoo.public.crm_lead"
+    assert simulation_topic(settings, "salesforce") == settings.salesforce_topic
+    assert simulation_topic(settings, None) == settings.topic_events
 
 
 @pytest.mark.parametrize("path", sorted(DEPLOY.glob("*.toml")), ids=lambda path: path.name)

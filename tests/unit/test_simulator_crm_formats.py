@@ -1,4 +1,4 @@
-"""`simulate --format pipedrive|salesforce`: what the bridge makes of the simulated CRM's
+"""`simulate --format pipedrive|salesforce|debezium`: what the bridge makes of the simulated CRM's
 payloads counts exactly as the canonical simulation does — churns aside (a CRM has no
 change that stands for one), and Salesforce's losses carry the mapping's reason (an
 Opportunity has no standard loss reason)."""
@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from streams.bridges.canonical import CanonicalEvent
+from streams.bridges.debezium import map_debezium
 from streams.bridges.mapping_file import DEFAULT_LOST_REASON, parse_mapping
 from streams.bridges.pipedrive import map_pipedrive
 from streams.bridges.refusal import Refusal
@@ -26,10 +28,13 @@ from tests.support.bridges import ingested
 from tests.support.oracle import accepted_events, differences
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = {
     "pipedrive": 'source = "simcrm"\n',
     "salesforce": 'source = "simcrm"\npipeline = "new-business"\n',
+    "debezium": (ROOT / "deploy" / "bridges" / "simulated-debezium.toml").read_text(),
 }
+MAPPERS = {"pipedrive": map_pipedrive, "salesforce": map_salesforce, "debezium": map_debezium}
 
 
 def config(pipelines: int) -> SimulationConfig:
@@ -48,12 +53,14 @@ def mapped(payload: bytes, source: SourceFormat) -> tuple[CanonicalEvent, ...]:
     mapping = parse_mapping(MAPPINGS[source])
     document = decode_source(payload)
     assert isinstance(document, dict)
-    outcome = (map_pipedrive if source == "pipedrive" else map_salesforce)(document, mapping)
+    outcome = MAPPERS[source](document, mapping)
     assert not isinstance(outcome, Refusal), (outcome, document)
     return outcome
 
 
-@pytest.mark.parametrize(("source", "pipelines"), [("pipedrive", 3), ("salesforce", 1)])
+@pytest.mark.parametrize(
+    ("source", "pipelines"), [("pipedrive", 3), ("salesforce", 1), ("debezium", 3)]
+)
 def test_the_bridge_counts_the_simulated_crm_as_the_simulation(
     source: SourceFormat, pipelines: int
 ) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -23,9 +23,8 @@ from typing import Protocol
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from streams.bridges.canonical import CanonicalEvent
 from streams.bridges.process.metrics import BridgeMetrics
-from streams.bridges.process.output import BridgeOutput, Letter
+from streams.bridges.process.output import BridgeOutput, Translation
 from streams.bridges.refusal import Refusal
 from streams.bridges.signatures import Denial
 from streams.errors import CrmUnavailableError
@@ -33,14 +32,6 @@ from streams.errors import CrmUnavailableError
 log = logging.getLogger(__name__)
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-@dataclass(frozen=True, slots=True)
-class Translation:
-    """What one request maps to: events to produce, source events to dead-letter."""
-
-    events: Sequence[CanonicalEvent]
-    letters: Sequence[Letter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +66,20 @@ def webhook_app(
         metrics.answered(response.status)
         return response
 
+    app = metrics_app(metrics, client_max_size=max_body_bytes)
+    app.router.add_post(source.path, receive)
+    return app
+
+
+def metrics_app(metrics: BridgeMetrics, *, client_max_size: int = 1024**2) -> web.Application:
+    """An application serving the bridge's counters on GET /metrics."""
+
     async def exposition(_: web.Request) -> web.Response:
         return web.Response(
             body=metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE}
         )
 
-    app = web.Application(client_max_size=max_body_bytes)
-    app.router.add_post(source.path, receive)
+    app = web.Application(client_max_size=client_max_size)
     app.router.add_get("/metrics", exposition)
     return app
 

@@ -27,6 +27,7 @@ from streams.bridges.refusal import Refusal
 from streams.ingest.dead_letter import (
     DETAIL_HEADER,
     MAX_DETAIL_BYTES,
+    ORIGIN_HEADER,
     REASON_HEADER,
     within_limits,
 )
@@ -41,11 +42,22 @@ SOURCE_HEADER = "dealpulse.source"
 
 @dataclass(frozen=True, slots=True)
 class Letter:
-    """A source event refused: its bytes as they came, and why."""
+    """A source event refused: its bytes as they came, and why; `origin` is the
+    `topic/partition/offset` it was consumed from (a Kafka → Kafka bridge's)."""
 
     value: bytes
     refusal: Refusal
     key: bytes | None = None
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """What a request or a batch of records maps to: events to produce, source events
+    to dead-letter."""
+
+    events: Sequence[CanonicalEvent]
+    letters: Sequence[Letter]
 
 
 class Sender(Protocol):
@@ -119,4 +131,6 @@ class BridgeOutput:
             (SOURCE_HEADER, self._metrics.source.encode()),
             *said,
         ]
+        if letter.origin is not None:
+            headers.append((ORIGIN_HEADER, letter.origin.encode("utf-8", "replace")))
         return await self._sender.send(self._dlq_topic, cut.value, key=cut.key, headers=headers)

@@ -10,13 +10,18 @@ from streams.bridges.mapping_file import SourceMapping
 from streams.bridges.pipedrive import map_pipedrive
 from streams.bridges.process.http_server import (
     SignedRequest,
-    Translation,
     WebhookSource,
     serve_until_stopped,
     webhook_app,
 )
 from streams.bridges.process.metrics import BridgeMetrics
-from streams.bridges.process.output import BridgeOutput, Letter, bridge_producer, prepare_kafka
+from streams.bridges.process.output import (
+    BridgeOutput,
+    Letter,
+    Translation,
+    bridge_producer,
+    prepare_kafka,
+)
 from streams.bridges.refusal import Refusal
 from streams.bridges.signatures import Denial, check_basic_auth
 from streams.bridges.source_values import decode_source
