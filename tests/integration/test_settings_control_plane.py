@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -114,8 +115,10 @@ def test_loaded_pipelines_and_rates_restate_every_worker(flow: Flow, tmp_path: P
             timeout_seconds=180,
             what="both workers to own partitions and commit every offset",
         )
+        loaded_at = time.monotonic()
         asyncio.run(publish_records(settings, [encode_pipelines(PIPELINES), encode_rates(RATES)]))
         wait_for_numbers(flow, [one, two], expected(first, settings), "the restated numbers")
+        print(f"both workers restated {time.monotonic() - loaded_at:.2f} s after the load began")
         assert all(
             worker.scrape().get("dealpulse_restatements_total", 0) >= 1 for worker in (one, two)
         )
