@@ -292,7 +292,7 @@ def build_topology(settings: Settings) -> Topology:
         owned = engine.partitions
         found = engine.aggregates(ctx)
         if request.query.get("recompute"):  # a check: from the stores, not the live aggregates
-            found = await engine.recompute(ctx)
+            ctx, owned, found = await engine.recompute()
         digest = bool(request.query.get("digest"))
         if not digest and len(found) > settings.web_state_max_rows:
             return web.json(

@@ -677,23 +677,28 @@ class DealEngine:
     def value(self, key: ContributionKey) -> Decimal | None:
         return self._aggregates.get(key)
 
-    async def recompute(self, ctx: MetricContext) -> Aggregates:
-        """The owned partitions' aggregates recomputed from their stores (a check).
+    async def recompute(self) -> tuple[MetricContext, list[int], Aggregates]:
+        """The context, the owned partitions and their aggregates recomputed from their
+        stores, all as of one moment (a check).
 
-        It yields to the event loop every `RESTORE_YIELD_EVERY` deals, as a restore
-        does: at 200,000 deals it takes tens of seconds, and the consumer's heartbeats,
-        the scrapes and the fold must go on meanwhile.
+        It holds the engine's lock: no batch is folded and no rebalance closes a store
+        while it reads them (a revocation in the middle closed the store it was reading,
+        and the check answered 500). It yields to the event loop every
+        `RESTORE_YIELD_EVERY` deals, as a restore does, so the consumer's heartbeats and
+        the scrapes go on; at 200,000 deals it takes tens of seconds.
         """
-        fresh = Aggregates()
-        for partition, owned in list(self._owned.items()):
-            state = PartitionState({}, partition, aggregates=fresh)
-            for count, stored in enumerate(owned.store.records(), start=1):
-                if stored[PARTITION_FIELD] == partition:
-                    state.restore(stored, ctx)
-                if count % RESTORE_YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-        fresh.prune(ctx)
-        return fresh
+        async with self._lock:
+            ctx = self._contexts.current()
+            fresh = Aggregates()
+            for partition, owned in list(self._owned.items()):
+                state = PartitionState({}, partition, aggregates=fresh)
+                for count, stored in enumerate(owned.store.records(), start=1):
+                    if stored[PARTITION_FIELD] == partition:
+                        state.restore(stored, ctx)
+                    if count % RESTORE_YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
+            fresh.prune(ctx)
+            return ctx, self.partitions, fresh
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped upstream
