@@ -27,17 +27,12 @@ from streams.bridges.mapping_file import SourceMapping
 from streams.bridges.process.http_server import (
     SignedRequest,
     WebhookSource,
-    serve_until_stopped,
-    webhook_app,
 )
-from streams.bridges.process.metrics import BridgeMetrics
 from streams.bridges.process.output import (
-    BridgeOutput,
     Letter,
     Translation,
-    bridge_producer,
-    prepare_kafka,
 )
+from streams.bridges.process.webhook_bridge import run_webhook_bridge
 from streams.bridges.refusal import Refusal, RefusalReason
 from streams.bridges.signatures import (
     HUBSPOT_SIGNATURE_HEADER,
@@ -47,7 +42,6 @@ from streams.bridges.signatures import (
 )
 from streams.bridges.source_values import decode_json
 from streams.errors import ConfigurationError, CrmUnavailableError
-from streams.ingest.ingestor import size_limits
 from streams.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/hubspot"
@@ -179,34 +173,17 @@ async def run_hubspot_bridge(settings: Settings, mapping: SourceMapping) -> None
             "set DEALPULSE_HUBSPOT_CLIENT_SECRET and DEALPULSE_HUBSPOT_ACCESS_TOKEN "
             "(the app's client secret and a token to read deals)"
         )
-    await prepare_kafka(settings)
-    metrics = BridgeMetrics(SOURCE)
-    producer = bridge_producer(settings)
-    await producer.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            api = HubSpotApi(
-                session,
-                settings.hubspot_api_url,
-                settings.hubspot_access_token.get_secret_value(),
-                settings.hubspot_api_timeout_seconds,
-            )
-            source = HubSpotSource(
-                mapping,
-                api,
-                settings.hubspot_client_secret.get_secret_value(),
-                settings.hubspot_public_url,
-            )
-            output = BridgeOutput(
-                producer,
-                events_topic=settings.topic_events,
-                dlq_topic=settings.topic_bridge_dlq,
-                metrics=metrics,
-                letter_limits=size_limits(settings),
-            )
-            app = webhook_app(
-                source, output, metrics, max_body_bytes=settings.bridge_max_body_bytes
-            )
-            await serve_until_stopped(app, settings.bridge_host, settings.bridge_hubspot_port)
-    finally:
-        await producer.stop()
+    async with aiohttp.ClientSession() as session:
+        api = HubSpotApi(
+            session,
+            settings.hubspot_api_url,
+            settings.hubspot_access_token.get_secret_value(),
+            settings.hubspot_api_timeout_seconds,
+        )
+        source = HubSpotSource(
+            mapping,
+            api,
+            settings.hubspot_client_secret.get_secret_value(),
+            settings.hubspot_public_url,
+        )
+        await run_webhook_bridge(settings, source, SOURCE, settings.bridge_hubspot_port)

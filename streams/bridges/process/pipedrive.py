@@ -11,22 +11,16 @@ from streams.bridges.pipedrive import map_pipedrive
 from streams.bridges.process.http_server import (
     SignedRequest,
     WebhookSource,
-    serve_until_stopped,
-    webhook_app,
 )
-from streams.bridges.process.metrics import BridgeMetrics
 from streams.bridges.process.output import (
-    BridgeOutput,
     Letter,
     Translation,
-    bridge_producer,
-    prepare_kafka,
 )
+from streams.bridges.process.webhook_bridge import run_webhook_bridge
 from streams.bridges.refusal import Refusal
 from streams.bridges.signatures import Denial, check_basic_auth
 from streams.bridges.source_values import decode_source
 from streams.errors import ConfigurationError
-from streams.ingest.ingestor import size_limits
 from streams.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/pipedrive"
@@ -66,22 +60,7 @@ async def run_pipedrive_bridge(settings: Settings, mapping: SourceMapping) -> No
             "set DEALPULSE_PIPEDRIVE_USERNAME and DEALPULSE_PIPEDRIVE_PASSWORD "
             "(the webhook's basic auth)"
         )
-    await prepare_kafka(settings)
-    metrics = BridgeMetrics(SOURCE)
-    producer = bridge_producer(settings)
-    await producer.start()
-    try:
-        source = PipedriveSource(
-            mapping, settings.pipedrive_username, settings.pipedrive_password.get_secret_value()
-        )
-        output = BridgeOutput(
-            producer,
-            events_topic=settings.topic_events,
-            dlq_topic=settings.topic_bridge_dlq,
-            metrics=metrics,
-            letter_limits=size_limits(settings),
-        )
-        app = webhook_app(source, output, metrics, max_body_bytes=settings.bridge_max_body_bytes)
-        await serve_until_stopped(app, settings.bridge_host, settings.bridge_pipedrive_port)
-    finally:
-        await producer.stop()
+    source = PipedriveSource(
+        mapping, settings.pipedrive_username, settings.pipedrive_password.get_secret_value()
+    )
+    await run_webhook_bridge(settings, source, SOURCE, settings.bridge_pipedrive_port)
