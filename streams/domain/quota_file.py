@@ -97,14 +97,7 @@ def parse_quotas(
     return periods
 
 
-_TABLE_REASONS = TableReasons(
-    no_rows=Refusal.NO_ROWS,
-    not_csv=Refusal.NOT_CSV,
-    unknown_column=Refusal.UNKNOWN_COLUMN,
-    duplicate_column=Refusal.DUPLICATE_COLUMN,
-    missing_column=Refusal.MISSING_COLUMN,
-    cell_count=Refusal.CELL_COUNT,
-)
+_TABLE_REASONS = TableReasons.of(Refusal)
 
 
 class _Reader(CsvTable):

@@ -70,14 +70,7 @@ def parse_rates(
     return rates
 
 
-_TABLE_REASONS = TableReasons(
-    no_rows=RateRefusal.NO_ROWS,
-    not_csv=RateRefusal.NOT_CSV,
-    unknown_column=RateRefusal.UNKNOWN_COLUMN,
-    duplicate_column=RateRefusal.DUPLICATE_COLUMN,
-    missing_column=RateRefusal.MISSING_COLUMN,
-    cell_count=RateRefusal.CELL_COUNT,
-)
+_TABLE_REASONS = TableReasons.of(RateRefusal)
 
 
 class _Reader(CsvTable):

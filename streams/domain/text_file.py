@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from enum import StrEnum
 
 from streams.domain.errors import FileProblem
 
@@ -58,6 +59,11 @@ class TableReasons:
     duplicate_column: str
     missing_column: str
     cell_count: str
+
+    @classmethod
+    def of(cls, reasons: type[StrEnum]) -> TableReasons:
+        """Those of a file's reasons, which name them as every table does (`NO_ROWS`, …)."""
+        return cls(**{field.name: reasons[field.name.upper()] for field in fields(cls)})
 
 
 class CsvTable:

@@ -326,9 +326,10 @@ class DealEngine:
         if self._control is None:
             return
         wanted = self._control()
-        if wanted == self._contexts.control:
-            self._refused = None  # back to what is applied: nothing is refused any more
-            self._engine_metrics.settings_refused.set(0)
+        if wanted is self._contexts.control or wanted == self._contexts.control:
+            if self._refused is not None:  # back to what is applied: nothing refused any more
+                self._refused = None
+                self._engine_metrics.settings_refused.set(0)
             return
         if wanted == self._refused:
             return
